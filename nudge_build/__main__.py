@@ -1,0 +1,3 @@
+from nudge_build.cli import main
+
+main()

@@ -1,0 +1,455 @@
+"""The ``nudge-build`` command line: parse options, call one job, print its result.
+
+Stages are imported inside the commands, so that ``--version`` and ``--help`` do not pay for
+httpx and jinja2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from nudge_build import __version__
+from nudge_build.errors import ConfigError, NudgeBuildError
+
+if TYPE_CHECKING:
+    from nudge_build.config import Config
+    from nudge_build.pipeline import Job, RunReport
+
+
+class _State:
+    def __init__(self, config: str | None, verbose: int, quiet: bool, color: bool) -> None:
+        self.config_option = config
+        self.verbose = verbose
+        self.quiet = quiet
+        self.color = color
+
+    def load(self) -> Config:
+        from nudge_build.config import find_config_path, load_config
+
+        return load_config(find_config_path(self.config_option, os.environ), os.environ)
+
+
+class _Group(click.Group):
+    """Maps our error family to one ``error: …`` line and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NudgeBuildError as exc:
+            _fail(ctx, exc, exc.exit_code)
+        except KeyboardInterrupt:
+            _echo("error: interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, no secret, traceback with -v
+            _fail(ctx, exc, 1, prefix="internal error: ")
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -> NoReturn:
+    from nudge_build import github
+
+    state = ctx.find_object(_State)
+    if state is not None and state.verbose:
+        _echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        _echo(f"error: {prefix}{line}", err=True)
+    if github.active(os.environ) and isinstance(exc, NudgeBuildError):
+        github.annotate_error(str(exc), file=exc.file, line=exc.line)
+    sys.exit(code)
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    from nudge_build.secret import redact
+
+    click.echo(redact(text), err=err)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file (default: $NUDGE_BUILD_CONFIG or ./nudge-build.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More detail, tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours.")
+@click.version_option(__version__, prog_name="nudge-build")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool, no_color: bool) -> None:
+    """Render each client's mobile build configuration from its nudge organization."""
+    ctx.obj = _State(config, verbose, quiet, not no_color)
+    if ctx.invoked_subcommand is not None:
+        from nudge_build.report import configure_logging
+
+        configure_logging(verbose, quiet)
+        if no_color:
+            ctx.color = False
+
+
+pass_state = click.make_pass_decorator(_State)
+
+_clients_argument = click.argument("clients", nargs=-1, metavar="[CLIENT]...")
+_shard_option = click.option(
+    "--shard", metavar="I/N", help="Only the clients of shard I of N (stable across runs)."
+)
+_secret_file_option = click.option(
+    "--client-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the client secret from this file instead of the environment.",
+)
+
+
+def _job(state: _State, clients: Sequence[str], shard: str | None = None) -> Job:
+    from nudge_build.pipeline import prepare
+
+    return prepare(state.load(), clients, shard)
+
+
+def _network_hooks(state: _State, total: int, label: str) -> dict[str, Any]:
+    from nudge_build import github
+    from nudge_build.report import Progress
+
+    hooks: dict[str, Any] = {}
+    if github.active(os.environ):
+        github.mask_secrets()
+        hooks["on_token"] = github.mask
+    if not state.quiet:
+        hooks["progress"] = Progress(total, label)
+    return hooks
+
+
+def _print_failures(failures: Sequence[Any]) -> None:
+    for failure in failures:
+        _echo(f"error: {failure.reason}", err=True)
+    if failures:
+        names = ", ".join(f.client for f in failures)
+        _echo(f"error: {len(failures)} client(s) failed: {names}", err=True)
+
+
+def _finish_build(state: _State, report: RunReport, command: str) -> NoReturn:
+    from nudge_build import github
+    from nudge_build.report import build_summary, dry_run_lines
+
+    if report.dry_run and not state.quiet:
+        for line in dry_run_lines(report, with_diff=state.verbose > 0):
+            _echo(line)
+    for client, paths in report.conflicts.items():
+        for path in paths:
+            _echo(
+                f"warning: client {client}: {path} was changed by hand since nudge-build wrote "
+                "it; left as it is with the rest of this client's files (see `nudge-build "
+                "check`, or pass --force to overwrite)",
+                err=True,
+            )
+    for path in report.orphans_kept:
+        _echo(
+            f"warning: {path} belongs to a removed client but was changed by hand; kept", err=True
+        )
+    _print_failures(report.failures)
+    if not state.quiet:
+        for line in build_summary(report):
+            _echo(line)
+    if github.active(os.environ):
+        github.report_build(report, command)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@_clients_argument
+@click.option("--offline", is_flag=True, help="Use the organizations in the lockfile; no network.")
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite files that were changed by hand.")
+@_shard_option
+@_secret_file_option
+@pass_state
+def build(
+    state: _State,
+    clients: tuple[str, ...],
+    offline: bool,
+    dry_run: bool,
+    force: bool,
+    shard: str | None,
+    client_secret_file: Path | None,
+) -> None:
+    """Fetch every client's organization and render its files: the main job."""
+    from nudge_build.pipeline import run_build
+
+    job = _job(state, clients, shard)
+    hooks = {} if offline else _network_hooks(state, len(job.selected), "fetched")
+    report = run_build(
+        job,
+        os.environ,
+        offline=offline,
+        dry_run=dry_run,
+        force=force,
+        secret_file=client_secret_file,
+        **hooks,
+    )
+    _finish_build(state, report, "build")
+
+
+@main.command()
+@_clients_argument
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite files that were changed by hand.")
+@_shard_option
+@pass_state
+def render(
+    state: _State, clients: tuple[str, ...], dry_run: bool, force: bool, shard: str | None
+) -> None:
+    """Render from the lockfile only (no network)."""
+    from nudge_build.pipeline import run_build
+
+    job = _job(state, clients, shard)
+    report = run_build(job, os.environ, offline=True, dry_run=dry_run, force=force)
+    _finish_build(state, report, "render")
+
+
+@main.command()
+@_clients_argument
+@_shard_option
+@_secret_file_option
+@pass_state
+def fetch(
+    state: _State, clients: tuple[str, ...], shard: str | None, client_secret_file: Path | None
+) -> None:
+    """Call GetOrganization for each client and update the lockfile."""
+    from nudge_build.pipeline import run_fetch
+
+    job = _job(state, clients, shard)
+    hooks = _network_hooks(state, len(job.selected), "fetched")
+    report = run_fetch(job, os.environ, secret_file=client_secret_file, **hooks)
+    _print_failures(report.failures)
+    if not state.quiet:
+        fetched = len(job.selected) - len(report.failures)
+        state_text = "updated" if report.lock_written else "unchanged"
+        _echo(f"fetched {fetched} of {len(job.selected)} clients; lockfile {state_text}")
+    sys.exit(report.exit_code)
+
+
+@main.command("flags")
+@_clients_argument
+@click.option("--live", is_flag=True, help="Fetch organizations now instead of the lockfile.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@_secret_file_option
+@pass_state
+def flags_command(
+    state: _State,
+    clients: tuple[str, ...],
+    live: bool,
+    as_json: bool,
+    client_secret_file: Path | None,
+) -> None:
+    """Show each client's flags (clients × flags) and where each value came from."""
+    from nudge_build.pipeline import derive_flags, fetch_live, orgs_from_lock
+    from nudge_build.report import flags_json, flags_table
+
+    job = _job(state, clients)
+    failures: list[Any] = []
+    if live:
+        hooks = _network_hooks(state, len(job.selected), "fetched")
+        orgs, failures = fetch_live(job, os.environ, secret_file=client_secret_file, **hooks)
+    else:
+        orgs = orgs_from_lock(job)
+    derived = derive_flags(job, orgs)
+    _echo(flags_json(derived) if as_json else flags_table(derived, job.rules.names))
+    _print_failures(failures)
+    sys.exit(3 if failures else 0)
+
+
+@main.command()
+@_clients_argument
+@click.option("--live", is_flag=True, help="Compare with organizations fetched now.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@_shard_option
+@_secret_file_option
+@pass_state
+def check(
+    state: _State,
+    clients: tuple[str, ...],
+    live: bool,
+    as_json: bool,
+    shard: str | None,
+    client_secret_file: Path | None,
+) -> None:
+    """Exit 1 with a diff when generated files or the lockfile are not current."""
+    import json
+
+    from nudge_build.check import run_check
+
+    job = _job(state, clients, shard)
+    hooks = _network_hooks(state, len(job.selected), "fetched") if live else {}
+    report = run_check(job, os.environ, live=live, secret_file=client_secret_file, **hooks)
+    if as_json:
+        drifts = [
+            {"client": d.client, "kind": d.kind, "path": d.path, "detail": d.detail}
+            for d in report.drifts
+        ]
+        failures = [{"client": f.client, "reason": f.reason} for f in report.failures]
+        _echo(
+            json.dumps(
+                {"current": not report.drifts, "drifts": drifts, "failures": failures}, indent=2
+            )
+        )
+    else:
+        for drift in report.drifts:
+            if drift.kind == "changed":
+                _echo(drift.detail.rstrip("\n"))
+            elif drift.kind == "lock":
+                _echo(f"lockfile out of date for client {drift.client}: {drift.detail}")
+            else:
+                _echo(f"{drift.kind}: {drift.path} (client {drift.client})")
+        if not state.quiet:
+            _echo(
+                "up to date"
+                if not report.drifts
+                else f"{len(report.drifts)} difference(s); run `nudge-build build` to update"
+            )
+    _print_failures(report.failures)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option("--shards", type=click.IntRange(min=1), help="Split the clients into N shards.")
+@click.option("--per-job", type=click.IntRange(min=1), help="About K clients per shard.")
+@pass_state
+def matrix(state: _State, shards: int | None, per_job: int | None) -> None:
+    """JSON for a GitHub Actions strategy.matrix (use with --shard I/N)."""
+    from nudge_build.matrix import build_matrix
+
+    if (shards is None) == (per_job is None):
+        raise ConfigError("matrix: give exactly one of --shards N or --per-job K")
+    config = state.load()
+    _echo(build_matrix([c.id for c in config.clients], shards=shards, per_job=per_job))
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("nudge-demo"),
+    show_default=True,
+    help="Where to put the demo config, lockfile and generated files.",
+)
+@pass_state
+def demo(state: _State, out: Path) -> None:
+    """Build the bundled example against an embedded sandbox API."""
+    from nudge_build.demo import run_demo
+    from nudge_build.report import build_summary, flags_table
+
+    report, config = run_demo(out)
+    if not state.quiet:
+        for line in build_summary(report):
+            _echo(line)
+        _echo(flags_table(report.flags, config.flag_names))
+        _echo(f"config:   {config.path}")
+        _echo(f"lockfile: {config.output.lockfile}")
+        _echo(f"files:    {config.output.root}/<client>/<platform>/")
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Where to write nudge-build.toml.",
+)
+@click.option("--copy-templates", is_flag=True, help="Also copy the stock templates for editing.")
+@click.option("--force", is_flag=True, help="Overwrite an existing nudge-build.toml.")
+def init(directory: Path, copy_templates: bool, force: bool) -> None:
+    """Write a starter nudge-build.toml (and optionally the stock templates)."""
+    from nudge_build.starter import write_starter
+
+    for path in write_starter(directory, copy_templates=copy_templates, force=force):
+        _echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--orgs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON list of organizations (each with its apiKey) to serve instead of the samples.",
+)
+@click.option(
+    "--faults",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file of scripted answers (see README).",
+)
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--token-ttl-minutes",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+)
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option(
+    "--client-secret",
+    default="sandbox-secret",
+    show_default=True,
+    help="The secret the sandbox accepts (a test value, not a real secret).",
+)
+def sandbox(
+    host: str,
+    port: int,
+    orgs: Path | None,
+    faults: Path | None,
+    latency_ms: float,
+    token_ttl_minutes: float,
+    client_id: str,
+    client_secret: str,
+) -> None:
+    """Serve a local stand-in for the nudge API (for dry runs and tests)."""
+    from nudge_build.sandbox import serve
+
+    serve(
+        host=host,
+        port=port,
+        orgs_file=orgs,
+        faults_file=faults,
+        latency_ms=latency_ms,
+        token_ttl_minutes=token_ttl_minutes,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+
+
+@main.command()
+@click.option("--list", "list_", is_flag=True, help="List template sets and their files.")
+@click.option("--show", metavar="NAME", help="Print one template, e.g. ios/Nudge.xcconfig.j2.")
+@pass_state
+def templates(state: _State, list_: bool, show: str | None) -> None:
+    """List or show the templates (partner templates first, then the stock ones)."""
+    from nudge_build.template_catalog import list_templates, show_template
+
+    config = _optional_config(state)
+    if show is not None:
+        _echo(show_template(config, show), err=False)
+        return
+    for line in list_templates(config):
+        _echo(line)
+
+
+def _optional_config(state: _State) -> Config | None:
+    """Templates are useful before there is a config: only an explicit path must exist."""
+    from nudge_build.config import find_config_path
+
+    path = find_config_path(state.config_option, os.environ)
+    if state.config_option is None and not os.environ.get("NUDGE_BUILD_CONFIG"):
+        if not path.exists():
+            return None
+    return state.load()

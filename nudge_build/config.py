@@ -1,0 +1,326 @@
+"""Load and validate ``nudge-build.toml`` into frozen records.
+
+Every error names the file, the key and what was expected, so a release engineer can fix the
+config without reading our code. Environment variables are only *named* here; their values are
+read by ``credentials.py`` when a command actually needs them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from nudge_build.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "nudge-build.toml"
+CLIENT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+FLAG_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*\Z")
+BUILTIN_FLAGS = ("location", "background_location", "push")
+STOCK_SETS = ("ios", "android", "flutter", "react-native", "expo")
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    base_url: str | None = None
+    client_id_env: str = "NUDGE_CLIENT_ID"
+    client_secret_env: str = "NUDGE_CLIENT_SECRET"
+    token_auth: str = "body"  # "body" (client_secret_post) or "basic" (client_secret_basic)
+    timeout: float = 10.0
+    concurrency: int = 8
+    max_retries: int = 4
+    deadline: float = 300.0
+    max_retry_after: float = 60.0
+    retry_backoff: float = 0.5
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    root: Path
+    lockfile: Path
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    dir: Path | None
+    stock: tuple[str, ...]
+    # Partner templates outside the stock sets: (template name in ``dir``, target path).
+    targets: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    id: str
+    api_key: str | None = None
+    api_key_env: str | None = None
+    flags: Mapping[str, bool] = field(default_factory=dict)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    api: ApiConfig
+    output: OutputConfig
+    templates: TemplatesConfig
+    flag_rules: Mapping[str, str]
+    clients: tuple[ClientConfig, ...]
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        extra = tuple(name for name in self.flag_rules if name not in BUILTIN_FLAGS)
+        return BUILTIN_FLAGS + extra
+
+    def client(self, client_id: str) -> ClientConfig:
+        for client in self.clients:
+            if client.id == client_id:
+                return client
+        raise KeyError(client_id)
+
+
+def find_config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = environ.get("NUDGE_BUILD_CONFIG")
+    return Path(from_env) if from_env else Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file; ``NUDGE_API_URL`` (when set) overrides ``base_url``."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file (pass --config, set NUDGE_BUILD_CONFIG, "
+            "or run `nudge-build init`)",
+            file=str(path),
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise ConfigError(f"{path}: invalid TOML: {exc}", file=str(path), line=line) from exc
+    return parse_config(data, path=path, environ=environ)
+
+
+def parse_config(data: Mapping[str, Any], *, path: Path, environ: Mapping[str, str]) -> Config:
+    reader = _Reader(path)
+    reader.only_keys(data, "", ("api", "output", "templates", "flags", "clients"))
+    base_dir = path.parent
+    api = _parse_api(reader, reader.table(data, "", "api"), environ)
+    output = _parse_output(reader, reader.table(data, "", "output"), base_dir)
+    templates = _parse_templates(reader, reader.table(data, "", "templates"), base_dir)
+    flag_rules = _parse_flag_rules(reader, reader.table(data, "", "flags"))
+    flag_names = BUILTIN_FLAGS + tuple(n for n in flag_rules if n not in BUILTIN_FLAGS)
+    clients = _parse_clients(reader, reader.table(data, "", "clients"), flag_names)
+    return Config(path, api, output, templates, flag_rules, clients)
+
+
+def _parse_api(reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, str]) -> ApiConfig:
+    where = "api"
+    defaults = ApiConfig()
+    reader.only_keys(table, where, tuple(ApiConfig.__dataclass_fields__))
+    base_url = environ.get("NUDGE_API_URL") or reader.string(table, where, "base_url", None)
+    if base_url is not None:
+        source = "NUDGE_API_URL" if environ.get("NUDGE_API_URL") else f"[{where}].base_url"
+        base_url = check_base_url(base_url, f"{reader.path}: {source}")
+    token_auth = reader.string(table, where, "token_auth", defaults.token_auth)
+    if token_auth not in ("body", "basic"):
+        reader.fail(where, "token_auth", '"body" or "basic"', token_auth)
+    return ApiConfig(
+        base_url=base_url,
+        client_id_env=reader.env_name(table, where, "client_id_env", defaults.client_id_env),
+        client_secret_env=reader.env_name(
+            table, where, "client_secret_env", defaults.client_secret_env
+        ),
+        token_auth=token_auth,
+        timeout=reader.positive(table, where, "timeout", defaults.timeout),
+        concurrency=reader.integer(table, where, "concurrency", defaults.concurrency, low=1),
+        max_retries=reader.integer(table, where, "max_retries", defaults.max_retries, low=0),
+        deadline=reader.positive(table, where, "deadline", defaults.deadline),
+        max_retry_after=reader.positive(table, where, "max_retry_after", defaults.max_retry_after),
+        retry_backoff=reader.positive(table, where, "retry_backoff", defaults.retry_backoff),
+    )
+
+
+def check_base_url(url: str, where: str) -> str:
+    """https everywhere; plain http only to this machine, where nothing crosses a network."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: expected an http(s) URL with a host, got {url!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"{where}: http:// is only allowed to a loopback host (127.0.0.1, ::1, localhost); "
+            f"use https:// for {parts.hostname}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{where}: expected a base URL without query or fragment, got {url!r}")
+    return url.rstrip("/")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_output(reader: _Reader, table: Mapping[str, Any], base_dir: Path) -> OutputConfig:
+    reader.only_keys(table, "output", ("root", "lockfile"))
+    root = reader.string(table, "output", "root", "build/nudge")
+    lockfile = reader.string(table, "output", "lockfile", "nudge-build.lock")
+    for key, value in (("root", root), ("lockfile", lockfile)):
+        if not value or "\0" in value:
+            reader.fail("output", key, "a non-empty path", value)
+    return OutputConfig(root=base_dir / root, lockfile=base_dir / lockfile)
+
+
+def _parse_templates(reader: _Reader, table: Mapping[str, Any], base_dir: Path) -> TemplatesConfig:
+    where = "templates"
+    reader.only_keys(table, where, ("dir", "stock", "targets"))
+    directory = reader.string(table, where, "dir", None)
+    stock = table.get("stock", ["ios", "android"])
+    if not isinstance(stock, list) or not all(isinstance(s, str) for s in stock):
+        reader.fail(where, "stock", "a list of template set names", stock)
+    if len(set(stock)) != len(stock):
+        reader.fail(where, "stock", "a list without repeats", stock)
+    targets_table = reader.table(table, where, "targets")
+    targets: list[tuple[str, str]] = []
+    for name, target in targets_table.items():
+        if not isinstance(target, str):
+            reader.fail(f"{where}.targets", name, "a target path string", target)
+        targets.append((name, target))
+    if targets and directory is None:
+        raise ConfigError(f"{reader.path}: [templates].targets needs [templates].dir to be set")
+    return TemplatesConfig(
+        dir=base_dir / directory if directory is not None else None,
+        stock=tuple(stock),
+        targets=tuple(targets),
+    )
+
+
+def _parse_flag_rules(reader: _Reader, table: Mapping[str, Any]) -> dict[str, str]:
+    rules: dict[str, str] = {}
+    for name, expression in table.items():
+        if not FLAG_NAME_PATTERN.match(name):
+            reader.fail("flags", name, "a flag name like background_location ([a-z_][a-z0-9_]*)")
+        if not isinstance(expression, str) or not expression.strip():
+            reader.fail("flags", name, "a Jinja expression string", expression)
+        rules[name] = expression
+    return rules
+
+
+def _parse_clients(
+    reader: _Reader, table: Mapping[str, Any], flag_names: tuple[str, ...]
+) -> tuple[ClientConfig, ...]:
+    clients = []
+    for client_id, body in table.items():
+        where = f"clients.{client_id}" if CLIENT_ID_PATTERN.match(client_id) else "clients"
+        if not CLIENT_ID_PATTERN.match(client_id):
+            raise ConfigError(
+                f"{reader.path}: [clients]: client id {client_id!r} is not a slug "
+                "(expected lower-case letters, digits and '-', starting with a letter or digit)"
+            )
+        if not isinstance(body, dict):
+            reader.fail("clients", client_id, "a table", body)
+        reader.only_keys(body, where, ("api_key", "api_key_env", "flags", "vars"))
+        api_key = reader.string(body, where, "api_key", None)
+        api_key_env = reader.env_name(body, where, "api_key_env", None)
+        if (api_key is None) == (api_key_env is None):
+            raise ConfigError(
+                f"{reader.path}: [{where}]: expected exactly one of api_key_env "
+                "(the name of an environment variable holding the key) or api_key"
+            )
+        if api_key is not None and not api_key:
+            reader.fail(where, "api_key", "a non-empty string", api_key)
+        flags = reader.table(body, where, "flags")
+        for name, value in flags.items():
+            if name not in flag_names:
+                reader.fail(f"{where}.flags", name, f"one of the flags {', '.join(flag_names)}")
+            if not isinstance(value, bool):
+                reader.fail(f"{where}.flags", name, "true or false", value)
+        variables = reader.table(body, where, "vars")
+        clients.append(ClientConfig(client_id, api_key, api_key_env, dict(flags), variables))
+    return tuple(clients)
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"at line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+class _Reader:
+    """Typed getters that raise ConfigError naming file, key and the expected value."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, key: str, expected: str, got: object = ...) -> None:
+        table = f"[{where}]." if where else ""
+        got_text = "" if got is ... else f", got {_show(got)}"
+        raise ConfigError(f"{self.path}: {table}{key}: expected {expected}{got_text}")
+
+    def only_keys(self, table: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                place = f"[{where}]" if where else "top level"
+                raise ConfigError(
+                    f"{self.path}: {place}: unknown key {key!r}{hint}; "
+                    f"expected one of: {', '.join(allowed)}"
+                )
+
+    def table(self, data: Mapping[str, Any], where: str, key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(where, key, "a table", value)
+        return dict(value)
+
+    def string(self, table: Mapping[str, Any], where: str, key: str, default: Any) -> Any:
+        value = table.get(key, default)
+        if value is not default and not isinstance(value, str):
+            self.fail(where, key, "a string", value)
+        return value
+
+    def env_name(self, table: Mapping[str, Any], where: str, key: str, default: Any) -> Any:
+        value = self.string(table, where, key, default)
+        if value is not None and not ENV_NAME_PATTERN.match(value):
+            self.fail(where, key, "the NAME of an environment variable, like NUDGE_CLIENT_ID")
+        return value
+
+    def positive(self, table: Mapping[str, Any], where: str, key: str, default: float) -> float:
+        value = table.get(key, default)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value <= 0:
+            self.fail(where, key, "a number of seconds greater than 0", value)
+        return float(value)
+
+    def integer(
+        self, table: Mapping[str, Any], where: str, key: str, default: int, low: int
+    ) -> int:
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            self.fail(where, key, f"a whole number >= {low}", value)
+        return int(value)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

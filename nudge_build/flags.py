@@ -1,0 +1,133 @@
+"""Derive each client's feature flags from its organization.
+
+Built-in rules come first in a fixed order; ``[flags]`` in the config replaces or adds Jinja
+expressions, evaluated in order so that later flags may read earlier ones as ``flags.x``; a
+per-client literal overrides derivation and is what later flags see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from nudge_build.config import BUILTIN_FLAGS
+from nudge_build.errors import ConfigError
+
+BUILTIN_RULES: dict[str, str] = {
+    # A suspended organization sends no nudges, so its app must not ask for location it
+    # will not use (App Review and Play both reject that).
+    "location": "org.features.locationBasedNudges and org.status != 'suspended'",
+    "background_location": "flags.location and org.features.backgroundLocation",
+    "push": "org.features.timeBasedNudges or flags.location",
+}
+assert tuple(BUILTIN_RULES) == BUILTIN_FLAGS
+
+Source = Literal["derived", "override"]
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    value: bool
+    source: Source
+
+
+@dataclass(frozen=True)
+class Flags:
+    items: tuple[Flag, ...]
+
+    def as_dict(self) -> dict[str, bool]:
+        return {flag.name: flag.value for flag in self.items}
+
+    def __getitem__(self, name: str) -> bool:
+        for flag in self.items:
+            if flag.name == name:
+                return flag.value
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[Flag]:
+        return iter(self.items)
+
+
+@dataclass(frozen=True)
+class FlagRules:
+    """Compiled expressions in evaluation order."""
+
+    compiled: tuple[tuple[str, str, Callable[..., Any]], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.compiled)
+
+
+def compile_rules(extra: Mapping[str, str], *, config_path: str) -> FlagRules:
+    """Merge ``[flags]`` over the built-ins and compile them; syntax errors are config errors."""
+    # The sandbox stops a config expression from reaching Python internals; it only reads data.
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+    rules = dict(BUILTIN_RULES)
+    rules.update(extra)
+    compiled = []
+    for name, expression in rules.items():
+        try:
+            function = env.compile_expression(expression, undefined_to_none=False)
+        except TemplateError as exc:
+            raise ConfigError(
+                f"{config_path}: [flags].{name}: invalid expression {expression!r}: {exc}"
+            ) from exc
+        compiled.append((name, expression, function))
+    return FlagRules(tuple(compiled))
+
+
+def derive(
+    org: Mapping[str, Any], rules: FlagRules, overrides: Mapping[str, bool], *, client: str
+) -> Flags:
+    values: dict[str, bool] = {}
+    items = []
+    for name, expression, function in rules.compiled:
+        if name in overrides:
+            value, source = overrides[name], "override"
+        else:
+            value = _evaluate(function, expression, org, values, client=client, name=name)
+            source = "derived"
+        values[name] = value
+        items.append(Flag(name, value, source))  # type: ignore[arg-type]
+    if values["background_location"] and not values["location"]:
+        raise ConfigError(
+            f"client {client}: flag background_location is true but location is false; "
+            "background location needs location (check the overrides in [clients."
+            f"{client}.flags])"
+        )
+    return Flags(tuple(items))
+
+
+def _evaluate(
+    function: Callable[..., Any],
+    expression: str,
+    org: Mapping[str, Any],
+    earlier: Mapping[str, bool],
+    *,
+    client: str,
+    name: str,
+) -> bool:
+    try:
+        value = function(org=org, flags=dict(earlier))
+    except TemplateError as exc:
+        raise ConfigError(
+            f"client {client}: flag {name}: expression {expression!r} failed: {exc}"
+        ) from exc
+    if isinstance(value, Undefined):
+        # A bare expression hands back its Undefined instead of raising: report it the same way.
+        raise ConfigError(
+            f"client {client}: flag {name}: expression {expression!r} failed: "
+            f"{value._undefined_message}"
+        )
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"client {client}: flag {name}: expression {expression!r} gave {value!r} "
+            f"({type(value).__name__}), expected true or false"
+        )
+    return value

@@ -1,0 +1,309 @@
+"""The jobs behind the CLI commands: fetch, render, build, check, flags.
+
+Order matters for the promises we make: everything that can be checked without the network
+(config, templates, credentials named in the environment) is checked before the first request;
+every client is rendered and validated in memory before the first write; a client that failed
+keeps its files and lockfile entry exactly as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment
+
+from nudge_build.api import FetchResult, fetch_organizations
+from nudge_build.config import ClientConfig, Config
+from nudge_build.context import build_context
+from nudge_build.credentials import resolve_api_keys, resolve_credentials
+from nudge_build.errors import ApiError, ConfigError, RenderError
+from nudge_build.flags import FlagRules, Flags, compile_rules, derive
+from nudge_build.lock import Lock, LockedClient, dump_lock, locked_flags, read_lock
+from nudge_build.org import Organization, parse_organization
+from nudge_build.render import RenderTarget, load_template, make_environment, render_client
+from nudge_build.targets import TargetSpec, discover_targets, expand_target, search_dirs
+from nudge_build.write import (
+    Action,
+    ClientPlan,
+    apply_plan,
+    clean_temporaries,
+    plan_client,
+    remove_orphans,
+    write_file_atomically,
+)
+
+Progress = Callable[[FetchResult], None]
+
+
+@dataclass(frozen=True)
+class Failure:
+    client: str
+    reason: str
+
+
+@dataclass
+class RunReport:
+    """What a run did, for the summary, the step outputs and the exit code."""
+
+    clients: list[str] = field(default_factory=list)  # selected, in config order
+    flags: dict[str, Flags] = field(default_factory=dict)
+    plans: list[ClientPlan] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    removed_clients: list[str] = field(default_factory=list)
+    orphans_removed: list[str] = field(default_factory=list)
+    orphans_kept: list[str] = field(default_factory=list)
+    lock_written: bool = False
+    dry_run: bool = False
+
+    @property
+    def conflicts(self) -> dict[str, tuple[str, ...]]:
+        return {p.client: p.conflicts for p in self.plans if p.conflicts}
+
+    def count(self, action: Action) -> int:
+        return sum(p.count(action) for p in self.plans if not p.conflicts)
+
+    @property
+    def changed_files(self) -> list[str]:
+        paths = [
+            c.path
+            for p in self.plans
+            if not p.conflicts
+            for c in p.changes
+            if c.action != "unchanged"
+        ]
+        return sorted(paths + self.orphans_removed)
+
+    @property
+    def exit_code(self) -> int:
+        if self.failures:
+            return ApiError.exit_code
+        if self.conflicts or self.orphans_kept:
+            return 1
+        return 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a run needs that does not depend on the network, checked up front."""
+
+    config: Config
+    selected: tuple[ClientConfig, ...]
+    env: Environment
+    targets: tuple[TargetSpec, ...]
+    rules: FlagRules
+    lock: Lock
+
+
+def prepare(config: Config, names: Sequence[str] = (), shard: str | None = None) -> Job:
+    selected = select_clients(config, names, shard)
+    dirs = search_dirs(config)
+    targets = discover_targets(config, dirs)
+    env = make_environment(dirs)
+    for spec in targets:  # syntax errors surface now, before any request or write
+        load_template(env, spec.template)
+    rules = compile_rules(config.flag_rules, config_path=str(config.path))
+    return Job(config, selected, env, targets, rules, read_lock(config.output.lockfile))
+
+
+def select_clients(
+    config: Config, names: Sequence[str], shard: str | None
+) -> tuple[ClientConfig, ...]:
+    known = {c.id for c in config.clients}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown client {', '.join(unknown)}: not in [clients] of {config.path} "
+            f"(configured: {', '.join(sorted(known)) or 'none'})"
+        )
+    chosen = [c for c in config.clients if not names or c.id in names]
+    if shard is not None:
+        index, total = parse_shard(shard)
+        chosen = [c for c in chosen if shard_of(c.id, total) == index]
+    return tuple(chosen)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index_text, total_text = text.split("/")
+        index, total = int(index_text), int(total_text)
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: expected I/N, like 2/5") from None
+    if total < 1 or not 1 <= index <= total:
+        raise ConfigError(f"--shard {text!r}: expected 1 <= I <= N")
+    return index, total
+
+
+def shard_of(client_id: str, total: int) -> int:
+    """A stable shard for a client: it depends on nothing but its id and N."""
+    digest = hashlib.sha256(client_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % total + 1
+
+
+# -- organizations --------------------------------------------------------------------------
+
+
+def fetch_live(
+    job: Job,
+    environ: Mapping[str, str],
+    *,
+    secret_file: Path | None = None,
+    on_token: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Organization], list[Failure]]:
+    credentials = resolve_credentials(job.config, environ, secret_file)
+    keys = resolve_api_keys(job.config, job.selected, environ)
+    if job.config.api.base_url is None:
+        raise ConfigError(
+            f"{job.config.path}: no API URL: set [api].base_url or the NUDGE_API_URL variable"
+        )
+    if not job.selected:
+        return {}, []
+    results = fetch_organizations(
+        job.config.api,
+        credentials,
+        [(c.id, keys[c.id]) for c in job.selected],
+        on_token=on_token,
+        progress=progress,
+    )
+    orgs = {r.client: r.organization for r in results if r.organization is not None}
+    failures = [Failure(r.client, r.error or "unknown error") for r in results if r.error]
+    return orgs, failures
+
+
+def orgs_from_lock(job: Job) -> dict[str, Organization]:
+    missing = [c.id for c in job.selected if c.id not in job.lock.clients]
+    if missing:
+        raise ConfigError(
+            f"{job.config.output.lockfile}: no organization recorded for client "
+            f"{', '.join(missing)}; run `nudge-build fetch` (or `build` without --offline)"
+        )
+    orgs = {}
+    for client in job.selected:
+        snapshot = job.lock.clients[client.id].organization
+        try:
+            orgs[client.id] = parse_organization(dict(snapshot), client=client.id)
+        except ApiError as exc:
+            raise ConfigError(f"{job.config.output.lockfile}: {exc}") from exc
+    return orgs
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def derive_flags(job: Job, orgs: Mapping[str, Organization]) -> dict[str, Flags]:
+    return {
+        c.id: derive(orgs[c.id].template_view(), job.rules, c.flags, client=c.id)
+        for c in job.selected
+        if c.id in orgs
+    }
+
+
+def render_all(
+    job: Job, orgs: Mapping[str, Organization], flags: Mapping[str, Flags]
+) -> dict[str, dict[str, bytes]]:
+    """Every client's files in memory; any render error stops the run before a write."""
+    rendered: dict[str, dict[str, bytes]] = {}
+    errors: list[RenderError] = []
+    for client in job.selected:
+        if client.id not in orgs:
+            continue
+        targets = [
+            RenderTarget(spec.template, expand_target(spec.path, client.id)) for spec in job.targets
+        ]
+        context = build_context(client, orgs[client.id], flags[client.id])
+        try:
+            rendered[client.id] = render_client(job.env, targets, context, client=client.id)
+        except RenderError as exc:
+            errors.append(exc)
+    if errors:
+        first = errors[0]
+        more = "".join(f"\n{e}" for e in errors[1:])
+        raise RenderError(f"{first}{more}\nnothing was written", file=first.file, line=first.line)
+    return rendered
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+def run_build(
+    job: Job,
+    environ: Mapping[str, str],
+    *,
+    offline: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    secret_file: Path | None = None,
+    on_token: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    report = RunReport(clients=[c.id for c in job.selected], dry_run=dry_run)
+    if offline:
+        orgs = orgs_from_lock(job)
+    else:
+        orgs, report.failures = fetch_live(
+            job, environ, secret_file=secret_file, on_token=on_token, progress=progress
+        )
+    report.flags = derive_flags(job, orgs)
+    rendered = render_all(job, orgs, report.flags)
+    root = job.config.output.root
+    previous = job.lock.clients
+    for client_id, files in rendered.items():
+        old_files = previous[client_id].files if client_id in previous else {}
+        report.plans.append(plan_client(root, client_id, files, old_files, force=force))
+    configured = {c.id for c in job.config.clients}
+    report.removed_clients = sorted(set(previous) - configured)
+    if dry_run:
+        return report
+    clean_temporaries(root)
+    entries = dict(previous)
+    try:
+        for plan in report.plans:
+            if plan.conflicts:
+                continue
+            apply_plan(root, plan)
+            entries[plan.client] = _entry(orgs[plan.client], report.flags[plan.client], plan)
+        for client_id in report.removed_clients:
+            removed, kept = remove_orphans(root, previous[client_id].files)
+            report.orphans_removed += removed
+            report.orphans_kept += kept
+            del entries[client_id]
+    finally:
+        # Record what did reach the disk even when a later client failed to write.
+        report.lock_written = write_lock(job, entries)
+    return report
+
+
+def run_fetch(
+    job: Job,
+    environ: Mapping[str, str],
+    *,
+    secret_file: Path | None = None,
+    on_token: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Refresh the lockfile's organizations and flags; files stay as they are."""
+    report = RunReport(clients=[c.id for c in job.selected])
+    orgs, report.failures = fetch_live(
+        job, environ, secret_file=secret_file, on_token=on_token, progress=progress
+    )
+    report.flags = derive_flags(job, orgs)
+    entries = dict(job.lock.clients)
+    for client_id, org in orgs.items():
+        old = entries.get(client_id)
+        values, sources = locked_flags(report.flags[client_id])
+        files = old.files if old is not None else {}
+        entries[client_id] = LockedClient(org.snapshot, org.digest, values, sources, files)
+    report.lock_written = write_lock(job, entries)
+    return report
+
+
+def _entry(org: Organization, flags: Flags, plan: ClientPlan) -> LockedClient:
+    values, sources = locked_flags(flags)
+    return LockedClient(org.snapshot, org.digest, values, sources, dict(plan.files))
+
+
+def write_lock(job: Job, entries: Mapping[str, LockedClient]) -> bool:
+    return write_file_atomically(job.config.output.lockfile, dump_lock(Lock(dict(entries))))

@@ -1,0 +1,139 @@
+"""How results look to a person or a CI log: summaries, tables, progress, logging.
+
+Everything printed goes through ``redact`` so that no registered secret can reach a stream,
+whatever text an exception or a server put in front of us.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+import click
+
+from nudge_build.secret import redact
+
+
+def out(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    click.echo(redact(text), err=err, nl=nl)
+
+
+def configure_logging(verbosity: int, quiet: bool) -> None:
+    level = logging.DEBUG if verbosity > 0 else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("nudge_build")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class Progress:
+    """A live counter on a terminal; in CI logs a line every 10% or every 10 seconds."""
+
+    def __init__(self, total: int, label: str, *, stream: IO[str] | None = None) -> None:
+        self.total = total
+        self.label = label
+        self.done = 0
+        self.failed = 0
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self._last_line = time.monotonic()
+        self._step = max(1, total // 10)
+
+    def __call__(self, result: Any) -> None:
+        self.done += 1
+        if getattr(result, "error", None):
+            self.failed += 1
+        if self.total < 2:
+            return
+        text = f"{self.label}: {self.done}/{self.total}" + (
+            f" ({self.failed} failed)" if self.failed else ""
+        )
+        if self.live:
+            end = "\n" if self.done == self.total else ""
+            self.stream.write(f"\r{text}{end}")
+            self.stream.flush()
+        elif (
+            self.done % self._step == 0
+            or self.done == self.total
+            or time.monotonic() - self._last_line > 10
+        ):
+            self._last_line = time.monotonic()
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def flags_table(flags: Mapping[str, Any], names: Sequence[str]) -> str:
+    """Clients × flags; ``*`` marks a value set by an override rather than derived."""
+    header = ["client", *names]
+    rows = []
+    for client_id, client_flags in flags.items():
+        by_name = {f.name: f for f in client_flags}
+        cells = [client_id]
+        for name in names:
+            flag = by_name.get(name)
+            if flag is None:
+                cells.append("-")
+            else:
+                mark = "*" if flag.source == "override" else ""
+                cells.append(("yes" if flag.value else "no") + mark)
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+    if any(f.source == "override" for fl in flags.values() for f in fl):
+        lines.append("* set by an override in the config")
+    return "\n".join(lines)
+
+
+def flags_json(flags: Mapping[str, Any]) -> str:
+    data = {
+        client_id: {f.name: {"value": f.value, "source": f.source} for f in client_flags}
+        for client_id, client_flags in flags.items()
+    }
+    return json.dumps(data, indent=2, sort_keys=False)
+
+
+def build_summary(report: Any) -> list[str]:
+    """One line for the counts, then one per problem; the caller prints them."""
+    verb = "would write" if report.dry_run else "wrote"
+    built = len(report.plans) - len(report.conflicts)
+    lines = [
+        f"{built} of {len(report.clients)} clients {'checked' if report.dry_run else 'built'}: "
+        f"{verb} {report.count('create')} new and {report.count('update')} changed files, "
+        f"{report.count('unchanged')} unchanged, "
+        f"{'would remove' if report.dry_run else 'removed'} "
+        f"{report.count('remove') + len(report.orphans_removed)}"
+    ]
+    if report.removed_clients:
+        lines.append(f"clients no longer configured: {', '.join(report.removed_clients)}")
+    return lines
+
+
+def dry_run_lines(report: Any, with_diff: bool) -> list[str]:
+    import difflib
+
+    lines = []
+    for plan in report.plans:
+        for change in plan.changes:
+            if change.action == "unchanged":
+                continue
+            lines.append(f"would {change.action} {change.path}")
+            if with_diff and change.action == "update":
+                old = change.old.decode("utf-8", "replace").splitlines(keepends=True)
+                new = change.new.decode("utf-8", "replace").splitlines(keepends=True)
+                diff = difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")
+                lines.append("".join(diff).rstrip("\n"))
+    return lines
