@@ -378,7 +378,13 @@ def init(directory: Path, copy_templates: bool, force: bool) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--orgs",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -389,14 +395,26 @@ def init(directory: Path, copy_templates: bool, force: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON file of scripted answers (see README).",
 )
-@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Delay added to every GetOrganization answer.",
+)
 @click.option(
     "--token-ttl-minutes",
     default=60.0,
     show_default=True,
     type=click.FloatRange(min=0, min_open=True),
+    help="Lifetime of issued tokens (fractions allowed, to test expiry).",
 )
-@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option(
+    "--client-id",
+    default="sandbox-client",
+    show_default=True,
+    help="The client id the sandbox accepts.",
+)
 @click.option(
     "--client-secret",
     default="sandbox-secret",
