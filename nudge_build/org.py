@@ -168,20 +168,19 @@ def _lookup(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     return True, current
 
 
+# bool before int: in Python a bool is an int, in JSON it is not.
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
 def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return next((name for kind, name in _KINDS if isinstance(value, kind)), "null")
 
 
 def _article(kind: str) -> str:

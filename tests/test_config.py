@@ -105,41 +105,56 @@ def test_missing_client_key_variable_names_client_and_variable(tmp_path):
     assert "s3cret-value" not in result.output
 
 
-def test_client_needs_exactly_one_key_source(tmp_path):
-    text = MINIMAL.replace('api_key_env = "NUDGE_KEY_PRAIRIE"', "")
-    result = run(tmp_path, text, "render")
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            lambda t: t.replace('api_key_env = "NUDGE_KEY_PRAIRIE"', ""),
+            "[clients.prairie-fcu]: expected exactly one of api_key_env",
+            id="no-key-source",
+        ),
+        pytest.param(
+            lambda t: t + "[clients.prairie-fcu.flags]\ngeo = true\n",
+            "[clients.prairie-fcu.flags].geo: expected one of the flags location",
+            id="override-of-unknown-flag",
+        ),
+        pytest.param(
+            lambda t: t + '[clients.prairie-fcu.flags]\nlocation = "yes"\n',
+            "[clients.prairie-fcu.flags].location: expected true or false, got 'yes'",
+            id="override-not-a-bool",
+        ),
+        pytest.param(
+            lambda t: t + '[templates]\nstock = ["ios", "windows"]\n',
+            "[templates].stock: unknown template set 'windows'",
+            id="unknown-stock-set",
+        ),
+        pytest.param(
+            lambda t: t + '[flags]\nlocation = "org.features.locationBasedNudges and"\n',
+            "[flags].location: invalid expression",
+            id="bad-flag-expression",
+        ),
+        pytest.param(
+            lambda t: t.replace("[api]\n", '[api]\ntoken_auth = "digest"\n'),
+            """[api].token_auth: expected "body" or "basic", got 'digest'""",
+            id="bad-token-auth",
+        ),
+        pytest.param(
+            lambda t: t.replace("[api]\n", "[api]\nconcurrency = 0\n"),
+            "[api].concurrency: expected a whole number >= 1, got 0",
+            id="zero-concurrency",
+        ),
+        pytest.param(
+            lambda t: t.replace("[api]\n", '[api]\nclient_secret_env = "my secret"\n'),
+            "[api].client_secret_env: expected the NAME of an environment variable",
+            id="secret-env-not-a-name",
+        ),
+    ],
+)
+def test_config_error_names_file_key_and_expectation(tmp_path, change, message):
+    result = run(tmp_path, change(MINIMAL), "render")
     assert result.exit_code == 2
-    assert "[clients.prairie-fcu]: expected exactly one of api_key_env" in result.output
-
-
-def test_override_of_unknown_flag(tmp_path):
-    text = MINIMAL + "[clients.prairie-fcu.flags]\ngeo = true\n"
-    result = run(tmp_path, text, "render")
-    assert result.exit_code == 2
-    assert "[clients.prairie-fcu.flags].geo: expected one of the flags location" in result.output
-
-
-def test_override_must_be_a_literal_bool(tmp_path):
-    text = MINIMAL + '[clients.prairie-fcu.flags]\nlocation = "yes"\n'
-    result = run(tmp_path, text, "render")
-    assert result.exit_code == 2
-    assert (
-        "[clients.prairie-fcu.flags].location: expected true or false, got 'yes'" in result.output
-    )
-
-
-def test_unknown_stock_set(tmp_path):
-    text = MINIMAL + '[templates]\nstock = ["ios", "windows"]\n'
-    result = run(tmp_path, text, "render")
-    assert result.exit_code == 2
-    assert "[templates].stock: unknown template set 'windows'" in result.output
-
-
-def test_bad_flag_expression_names_the_flag(tmp_path):
-    text = MINIMAL + '[flags]\nlocation = "org.features.locationBasedNudges and"\n'
-    result = run(tmp_path, text, "render")
-    assert result.exit_code == 2
-    assert "[flags].location: invalid expression" in result.output
+    assert f"error: {tmp_path / 'nudge-build.toml'}: " in result.output
+    assert message in result.output
 
 
 def test_target_escaping_the_root_is_refused(tmp_path):
