@@ -2,6 +2,11 @@
 
 Every wire detail of the (partly assumed) API contract lives in this module, so adapting to the
 real reference is a one-module change. One ``httpx.AsyncClient`` and one token serve the run.
+
+Time is bounded three ways: ``[api].timeout`` bounds each attempt (the whole exchange, so a
+server trickling bytes cannot reset it with every byte, as it would httpx's per-read timeout);
+retries wait with backoff or as ``Retry-After`` asks, up to ``[api].max_retries``; and
+``[api].deadline`` bounds the whole run, waits and token refreshes included.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,9 +33,11 @@ from nudge_build.secret import Secret, register
 
 log = logging.getLogger("nudge_build.api")
 
-# Refresh this long before expiry so that a request never leaves with a token about to lapse.
+# Refresh this long before expiry, so that no request leaves with a token about to lapse.
 TOKEN_REFRESH_MARGIN = 60.0
-RETRY_STATUSES_WITH_RETRY_AFTER = (429, 503)
+RETRY_AFTER_STATUSES = (429, 503)
+MAX_BACKOFF = 30.0
+_ERROR_CODE_JUNK = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 class CredentialsError(ApiError):
@@ -45,10 +54,13 @@ class FetchResult:
 @dataclass(frozen=True)
 class _Token:
     value: str
-    expires_at: float  # time.monotonic()
-    generation: int
+    expires_at: float  # time.monotonic(), counted from when the token was requested
+    lifetime: float
 
-    def usable(self, now: float, margin: float) -> bool:
+    def fresh(self, now: float) -> bool:
+        # Short-lived tokens (sandboxes, tests) would always count as expiring with the full
+        # margin: they get a quarter of their lifetime instead.
+        margin = min(TOKEN_REFRESH_MARGIN, self.lifetime / 4)
         return now < self.expires_at - margin
 
 
@@ -57,44 +69,63 @@ class _GiveUp(Exception):
 
 
 class TokenAuth(httpx.Auth):
-    """Bearer auth with one token per run, refreshed under a lock before it expires.
+    """The run's one Bearer token: fetched once, refreshed before expiry or after a 401.
 
-    However many requests are in flight, an expired or revoked token causes one refresh: a
-    request that got a 401 only refreshes if nobody refreshed since its token was issued.
+    However many requests are in flight, a token that is expiring or was refused causes one
+    refresh: whoever takes the lock first fetches a new token, the others find it fresh when
+    they get the lock. A refresh that failed is not repeated by each waiter: they all get its
+    error, so a dead token endpoint costs one round of retries, not one per client.
     """
 
-    def __init__(self, fetch: Callable[[], Any], on_token: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[_Token]],
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
         self._fetch = fetch
         self._on_token = on_token
         self._token: _Token | None = None
+        self._refused: _Token | None = None
+        self._failure: tuple[_Token | None, ApiError] | None = None
         self._lock = asyncio.Lock()
-        self._generation = 0
-        self.refreshes = 0
+
+    def _usable(self) -> _Token | None:
+        token = self._token
+        if token is None or token is self._refused or not token.fresh(time.monotonic()):
+            return None
+        return token
 
     async def current(self) -> _Token:
-        token = self._token
-        if token is not None and token.usable(time.monotonic(), self._margin(token)):
+        """A token to send now, fetching a new one (once for everybody) when needed."""
+        token = self._usable()
+        if token is not None:
             return token
-        return await self._refresh(stale=token)
-
-    async def _refresh(self, stale: _Token | None) -> _Token:
         async with self._lock:
-            # Someone else refreshed while we waited for the lock: use theirs.
-            if self._token is not None and self._token is not stale:
-                return self._token
-            value, ttl = await self._fetch()
-            register(value)
+            token = self._usable()
+            if token is not None:
+                return token  # someone else refreshed while we waited for the lock
+            if self._failure is not None and self._failure[0] is self._token:
+                failed = self._failure[1]
+                raise type(failed)(str(failed))
+            stale = self._token
+            try:
+                token = await self._fetch()
+            except ApiError as exc:
+                self._failure = (stale, exc)
+                raise
+            register(token.value)  # redacted, and masked in GitHub Actions, before any use
             if self._on_token is not None:
-                self._on_token(value)
-            self._generation += 1
-            self.refreshes += 1
-            self._token = _Token(value, time.monotonic() + ttl, self._generation)
-            self._ttl = ttl
-            return self._token
+                self._on_token(token.value)
+            self._token = token
+            return token
 
-    def _margin(self, token: _Token) -> float:
-        # Short-lived tokens (tests, sandboxes) would otherwise always count as expiring.
-        return min(TOKEN_REFRESH_MARGIN, getattr(self, "_ttl", 0.0) / 4)
+    def refuse(self, token: _Token) -> None:
+        """The server answered 401 to ``token``: the next ``current()`` fetches a new one.
+
+        A 401 for a token that has already been replaced changes nothing, so a revoked token
+        causes one refresh however many requests carried it."""
+        if token is self._token:
+            self._refused = token
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -103,13 +134,9 @@ class TokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token.value}"
         response = yield request
         if response.status_code == 401:
-            log.debug("401 from %s; refreshing the token once", request.url.path)
-            # Hand the connection back to the pool first: with every slot holding a 401, the
-            # token request would otherwise wait for a connection that never frees up.
-            await response.aread()
-            token = await self._refresh(stale=token)
-            request.headers["Authorization"] = f"Bearer {token.value}"
-            yield request
+            # The retry is the caller's: it happens outside this request's timeout and slot,
+            # after httpx has read this answer and given the connection back to the pool.
+            self.refuse(token)
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("TokenAuth is for the async client only")
@@ -130,8 +157,7 @@ class NudgeApi:
             raise ApiError("no API URL: set [api].base_url in the config or NUDGE_API_URL")
         self.settings = settings
         self._credentials = credentials
-        self._started = time.monotonic()
-        self._deadline_at = self._started + settings.deadline
+        self._deadline_at = time.monotonic() + settings.deadline
         self._client = httpx.AsyncClient(
             base_url=settings.base_url,
             timeout=httpx.Timeout(settings.timeout),
@@ -146,7 +172,6 @@ class NudgeApi:
         )
         self.auth = TokenAuth(self._fetch_token, on_token)
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self.token_requests = 0
 
     async def __aenter__(self) -> NudgeApi:
         return self
@@ -157,9 +182,15 @@ class NudgeApi:
     def remaining(self) -> float:
         return self._deadline_at - time.monotonic()
 
+    def _deadline_passed(self, what: str) -> str:
+        return (
+            f"{what}: the run's deadline of {self.settings.deadline:g} s ([api].deadline) "
+            "passed before it finished"
+        )
+
     # -- token -----------------------------------------------------------------------------
 
-    async def _fetch_token(self) -> tuple[str, float]:
+    async def _fetch_token(self) -> _Token:
         secret: Secret = self._credentials.client_secret
         data = {"grant_type": "client_credentials"}
         auth: tuple[str, str] | None = None
@@ -169,70 +200,90 @@ class NudgeApi:
             data["client_id"] = self._credentials.client_id
             data["client_secret"] = secret.reveal()
 
-        async def attempt() -> httpx.Response:
-            self.token_requests += 1
+        async def send() -> httpx.Response:
             return await self._client.post(
                 "/oauth2/token", data=data, auth=auth or httpx.USE_CLIENT_DEFAULT
             )
 
-        response = await self._with_retries(attempt, what="token request", token_endpoint=True)
-        body = _json_object(response, what="token response")
+        requested = time.monotonic()
+        try:
+            response = await self._with_retries(send, what="token request", authorized=False)
+        except _GiveUp as exc:
+            raise ApiError(str(exc)) from None
+        status = response.status_code
+        code = _error_code(response)
+        if status == 401 or code == "invalid_client":
+            raise CredentialsError(
+                f"the token endpoint refused the client credentials ({status} {code}): "
+                f"check {self._credentials.source}"
+            )
+        if status != 200:
+            raise ApiError(f"the token endpoint answered {status} ({code})")
+        # Never quote this body in a message: it is where the token is.
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiError("the token endpoint's answer is not JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError("the token endpoint's answer is not a JSON object")
         token = body.get("access_token")
         expires_in = body.get("expires_in")
         if not isinstance(token, str) or not token:
             raise ApiError("token response: access_token is missing or not a string")
         if str(body.get("token_type", "Bearer")).lower() != "bearer":
-            raise ApiError(
-                f"token response: token_type {body.get('token_type')!r}, expected Bearer"
-            )
+            # Not quoted: a confused server might put the token there.
+            raise ApiError("token response: token_type is not Bearer")
         if (
             isinstance(expires_in, bool)
             or not isinstance(expires_in, int | float)
-            or expires_in <= 0
+            or not expires_in > 0
         ):
             raise ApiError(
                 "token response: expires_in (minutes) is missing or not a positive number"
             )
         # The contract gives the lifetime in minutes, not the OAuth2-usual seconds.
-        return token, float(expires_in) * 60.0
+        lifetime = float(expires_in) * 60.0
+        return _Token(token, requested + lifetime, lifetime)
 
     async def ensure_token(self) -> None:
         """Fetch the run's token up front: bad credentials fail the run before any client."""
         try:
-            await asyncio.wait_for(self.auth.current(), timeout=max(self.remaining(), 0.001))
+            async with asyncio.timeout_at(self._loop_deadline()):
+                await self.auth.current()
         except TimeoutError:
-            raise ApiError(
-                f"token request did not finish within the run's deadline "
-                f"({self.settings.deadline:g} s, [api].deadline)"
-            ) from None
-        except _GiveUp as exc:
-            raise ApiError(str(exc)) from None
+            raise ApiError(self._deadline_passed("token request")) from None
 
     # -- GetOrganization -------------------------------------------------------------------
 
     async def get_organization(self, client: str, api_key: Secret | str) -> Organization:
         key = api_key.reveal() if isinstance(api_key, Secret) else api_key
+        what = f"client {client}: GetOrganization"
 
-        async def attempt() -> httpx.Response:
+        async def send() -> httpx.Response:
             return await self._client.post("/GetOrganization", json={"apiKey": key}, auth=self.auth)
 
         try:
-            response = await self._with_retries(attempt, what=f"client {client}: GetOrganization")
+            response = await self._with_retries(send, what=what, authorized=True)
         except _GiveUp as exc:
             raise ApiError(str(exc)) from None
-        if response.status_code == 404:
+        except ApiError as exc:  # from the token endpoint, during a refresh
+            raise ApiError(f"client {client}: no access token: {exc}") from None
+        status = response.status_code
+        if status == 404:
             raise ApiError(f"client {client}: organization not found (404 from GetOrganization)")
-        if response.status_code == 401:
+        if status == 401:
             raise ApiError(
-                f"client {client}: GetOrganization answered 401 again after a fresh token "
-                f"({_error_code(response)})"
+                f"{what} answered 401 again after a fresh token ({_error_code(response)})"
             )
-        if response.status_code != 200:
-            raise ApiError(
-                f"client {client}: GetOrganization answered {response.status_code} "
-                f"({_error_code(response)})"
-            )
-        body = _json_body(response, what=f"client {client}: GetOrganization response")
+        if status != 200:
+            raise ApiError(f"{what} answered {status} ({_error_code(response)})")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            snippet = response.text[:40].replace("\n", " ")
+            raise OrganizationError(
+                f"{what}: the answer is not JSON ({exc}; it starts {snippet!r})"
+            ) from None
         return parse_organization(body, client=client)
 
     async def fetch_many(
@@ -250,11 +301,9 @@ class NudgeApi:
                 result = FetchResult(client, organization=org)
             except TimeoutError:
                 result = FetchResult(
-                    client,
-                    error=f"client {client}: the run's deadline of {self.settings.deadline:g} s "
-                    "([api].deadline) passed before GetOrganization finished",
+                    client, error=self._deadline_passed(f"client {client}: GetOrganization")
                 )
-            except (ApiError, OrganizationError) as exc:
+            except ApiError as exc:
                 result = FetchResult(client, error=str(exc))
             if progress is not None:
                 progress(result)
@@ -263,127 +312,144 @@ class NudgeApi:
         return list(await asyncio.gather(*(one(client, key) for client, key in keys)))
 
     def _loop_deadline(self) -> float:
-        loop = asyncio.get_running_loop()
-        return loop.time() + self.remaining()
+        return asyncio.get_running_loop().time() + self.remaining()
 
     # -- retries ---------------------------------------------------------------------------
 
     async def _with_retries(
         self,
-        attempt: Callable[[], Any],
+        send: Callable[[], Awaitable[httpx.Response]],
         *,
         what: str,
-        token_endpoint: bool = False,
+        authorized: bool,
     ) -> httpx.Response:
-        """Run ``attempt`` until it gives a final answer; raise _GiveUp with the reason."""
+        """Call ``send`` until it gives a final answer; raise _GiveUp with the reason.
+
+        ``authorized`` requests take a concurrency slot and the run's token; the token request
+        takes neither, since it is made while GetOrganization requests hold every slot.
+        """
         settings = self.settings
         tries = 0
+        refreshed = False
         while True:
             tries += 1
             last_try = tries > settings.max_retries
             try:
-                # Bounds a server that trickles bytes: httpx's timeouts are per read. The token
-                # endpoint takes no slot: it is called while GetOrganization requests hold them.
-                async with asyncio.timeout(settings.timeout):
-                    if token_endpoint:
-                        response: httpx.Response = await attempt()
-                    else:
-                        async with self._slots:
-                            response = await attempt()
-            except (httpx.TransportError, TimeoutError) as exc:
-                reason = _transport_reason(exc, settings.timeout)
+                response = await self._attempt(send, authorized)
+            except (httpx.RequestError, TimeoutError) as exc:
+                reason = self._transport_reason(exc)
                 if last_try:
                     raise _GiveUp(f"{what}: {reason} (gave up after {tries} attempts)") from None
-                await self._sleep(self._backoff(tries), what=what, reason=reason)
+                await self._sleep(
+                    backoff_delay(tries, settings.retry_backoff), what=what, reason=reason
+                )
                 continue
             status = response.status_code
-            if token_endpoint and status in (400, 401):
-                code = _error_code(response)
-                raise CredentialsError(
-                    f"the token endpoint refused the client credentials ({status} {code}); "
-                    "check the client id and secret variables"
-                )
-            if status in RETRY_STATUSES_WITH_RETRY_AFTER or 500 <= status <= 599:
-                reason = f"HTTP {status}"
-                if last_try:
-                    raise _GiveUp(f"{what}: {reason} (gave up after {tries} attempts)")
-                delay = self._backoff(tries)
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-                if status in RETRY_STATUSES_WITH_RETRY_AFTER and retry_after is not None:
-                    if retry_after > settings.max_retry_after:
-                        raise _GiveUp(
-                            f"{what}: HTTP {status} asks to retry after {retry_after:.0f} s, "
-                            f"more than [api].max_retry_after ({settings.max_retry_after:g} s)"
-                        )
-                    delay = retry_after
-                await self._sleep(delay, what=what, reason=reason)
+            if status == 401 and authorized and not refreshed:
+                # TokenAuth has set the token aside: the next attempt carries a new one. Only
+                # once: a 401 for the new token too fails this client.
+                refreshed = True
+                tries -= 1  # not a failure of the server's
                 continue
-            return response
+            if status not in RETRY_AFTER_STATUSES and not 500 <= status <= 599:
+                return response
+            reason = f"HTTP {status}"
+            if last_try:
+                raise _GiveUp(f"{what}: {reason} (gave up after {tries} attempts)")
+            delay = backoff_delay(tries, settings.retry_backoff)
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            if status in RETRY_AFTER_STATUSES and retry_after is not None:
+                if retry_after > settings.max_retry_after:
+                    raise _GiveUp(
+                        f"{what}: {reason} asks to retry after {retry_after:.0f} s, longer than "
+                        f"[api].max_retry_after ({settings.max_retry_after:g} s); not waiting"
+                    )
+                delay = retry_after
+            await self._sleep(delay, what=what, reason=reason)
 
-    def _backoff(self, tries: int) -> float:
-        # Full jitter: spreads a herd of retrying clients instead of synchronising them.
-        ceiling = min(30.0, self.settings.retry_backoff * 2 ** (tries - 1))
-        return random.uniform(0, ceiling)
+    async def _attempt(
+        self, send: Callable[[], Awaitable[httpx.Response]], authorized: bool
+    ) -> httpx.Response:
+        if not authorized:
+            async with asyncio.timeout(self.settings.timeout):
+                return await send()
+        # Neither the wait for a slot nor a token refresh (which has its own timeouts and
+        # retries) counts against this request's timeout: only the exchange itself does.
+        async with self._slots:
+            await self.auth.current()
+            async with asyncio.timeout(self.settings.timeout):
+                return await send()
 
     async def _sleep(self, delay: float, *, what: str, reason: str) -> None:
-        if delay >= self.remaining():
+        remaining = self.remaining()
+        if delay >= remaining:
             raise _GiveUp(
-                f"{what}: {reason}; the retry would come after {delay:.1f} s, past the run's "
-                f"deadline ({max(self.remaining(), 0):.1f} s left of {self.settings.deadline:g} s)"
+                f"{what}: {reason}; a retry in {delay:.1f} s would pass the run's deadline "
+                f"([api].deadline = {self.settings.deadline:g} s, {max(remaining, 0):.1f} s "
+                "left); not waiting"
             )
         log.debug("%s: %s; retrying in %.2f s", what, reason, delay)
         await asyncio.sleep(delay)
 
+    def _transport_reason(self, exc: BaseException) -> str:
+        # Built from the exception's type only: httpx's messages are not ours to vouch for.
+        if isinstance(exc, TimeoutError | httpx.TimeoutException):
+            return f"no complete answer within {self.settings.timeout:g} s ([api].timeout)"
+        if isinstance(exc, httpx.ConnectError):
+            return f"cannot connect to {_host(self.settings.base_url)}"
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+            return "connection closed or reset mid-answer"
+        if isinstance(exc, httpx.DecodingError):
+            return "an answer whose content encoding does not decode"
+        return f"network error ({type(exc).__name__})"
+
+
+def backoff_delay(tries: int, base: float) -> float:
+    """The wait after failed attempt number ``tries``: exponential with full jitter.
+
+    Anywhere from 0 to ``base * 2**(tries - 1)`` (at most MAX_BACKOFF): a herd of clients that
+    failed together spreads out instead of retrying in step."""
+    return random.uniform(0, min(MAX_BACKOFF, base * 2 ** (tries - 1)))
+
 
 def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3).
+
+    A date in the past means now; anything unreadable is ignored (the backoff applies)."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - time.time())
 
 
-def _transport_reason(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return f"no complete answer within {timeout:g} s ([api].timeout)"
-    if isinstance(exc, httpx.ConnectError):
-        return "cannot connect"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return "connection closed or reset mid-answer"
-    return f"network error ({type(exc).__name__})"
+def _host(base_url: str | None) -> str:
+    parts = urlsplit(base_url or "")
+    # Never the userinfo part of a URL: it may hold credentials.
+    host = parts.hostname or "the API"
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def _error_code(response: httpx.Response) -> str:
+    """The OAuth2-style ``error`` code of an error answer; never its free-text description.
+
+    Only the characters an error code is made of are kept (RFC 6749 5.2 allows printable ASCII;
+    we keep fewer), so a server cannot put line breaks or workflow commands into our output."""
     try:
         body = response.json()
     except ValueError:
         return "no JSON error body"
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])[:80]
+        code = _ERROR_CODE_JUNK.sub("?", body["error"])[:40]
+        return code or "no error code"
     return "no error code"
-
-
-def _json_body(response: httpx.Response, *, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        snippet = response.text[:40].replace("\n", " ")
-        raise ApiError(f"{what} is not JSON ({exc}; starts {snippet!r})") from None
-
-
-def _json_object(response: httpx.Response, *, what: str) -> dict[str, Any]:
-    body = _json_body(response, what=what)
-    if not isinstance(body, dict):
-        raise ApiError(f"{what} is not a JSON object")
-    return body
 
 
 def fetch_organizations(

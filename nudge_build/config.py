@@ -159,7 +159,17 @@ def _parse_api(reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, 
 
 def check_base_url(url: str, where: str) -> str:
     """https everywhere; plain http only to this machine, where nothing crosses a network."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what validates it
+    except ValueError:
+        raise ConfigError(f"{where}: not a valid URL") from None
+    # Checked first, and the URL not echoed: a password in it must not reach any output.
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{where}: the URL must not carry a user name or password; the credentials come "
+            "from the variables named by [api].client_id_env and [api].client_secret_env"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where}: expected an http(s) URL with a host, got {url!r}")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):

@@ -19,6 +19,8 @@ from nudge_build.secret import Secret
 class Credentials:
     client_id: str
     client_secret: Secret
+    # Where they came from, for a message when the token endpoint refuses them.
+    source: str = "the client id and secret"
 
 
 def resolve_credentials(
@@ -35,11 +37,13 @@ def resolve_credentials(
             ) from exc
         if not secret:
             raise ConfigError(f"{secret_file}: client secret file is empty")
+        source = f"the client id in {api.client_id_env} and the secret in {secret_file}"
     else:
         secret = _required_env(
             environ, api.client_secret_env, f"[api].client_secret_env in {config.path}"
         )
-    return Credentials(client_id=client_id, client_secret=Secret(secret))
+        source = f"the client id and secret in {api.client_id_env} and {api.client_secret_env}"
+    return Credentials(client_id=client_id, client_secret=Secret(secret), source=source)
 
 
 def resolve_api_keys(

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -124,13 +125,21 @@ SAMPLE_ORGS: list[dict[str, Any]] = _validated_orgs(
 
 @dataclass(frozen=True)
 class SandboxStats:
-    """A snapshot of what the sandbox has seen; ``/_sandbox/...`` admin calls are not counted."""
+    """A snapshot of what the sandbox has seen; ``/_sandbox/...`` admin calls are not counted.
+
+    Times are ``time.monotonic()`` at arrival. ``issued_tokens`` lists every access token
+    handed out, so that a test can look for them in everything a client printed or wrote;
+    ``unauthorized`` counts requests refused for a missing, unknown, revoked or expired token.
+    """
 
     token_requests: int = 0
     tokens_issued: int = 0
     org_requests: dict[str, int] = field(default_factory=dict)
     org_request_times: dict[str, list[float]] = field(default_factory=dict)
     total_requests: int = 0
+    token_request_times: list[float] = field(default_factory=list)
+    issued_tokens: list[str] = field(default_factory=list)
+    unauthorized: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +148,9 @@ class SandboxStats:
             "org_requests": self.org_requests,
             "org_request_times": self.org_request_times,
             "total_requests": self.total_requests,
+            "token_request_times": self.token_request_times,
+            "issued_tokens": self.issued_tokens,
+            "unauthorized": self.unauthorized,
         }
 
 
@@ -169,6 +181,7 @@ class _State:
         with self.lock:
             self.tokens[token] = time.monotonic() + self.token_ttl_minutes * 60
             self.counters.tokens_issued += 1
+            self.counters.issued_tokens.append(token)
         return token
 
     def token_problem(self, token: str) -> str | None:
@@ -186,9 +199,16 @@ class _State:
             return queue.popleft() if queue else Answer.ok()
 
     def count(self, path: str) -> None:
+        arrived = time.monotonic()
         with self.lock:
             self.counters.total_requests += 1
-            self.counters.token_requests += path == "/oauth2/token"
+            if path == "/oauth2/token":
+                self.counters.token_requests += 1
+                self.counters.token_request_times.append(arrived)
+
+    def count_unauthorized(self) -> None:
+        with self.lock:
+            self.counters.unauthorized += 1
 
     def count_org_request(self, api_key: str, arrived: float) -> None:
         with self.lock:
@@ -206,6 +226,9 @@ class _State:
                 dict(counters.org_requests),
                 {key: list(times) for key, times in counters.org_request_times.items()},
                 counters.total_requests,
+                list(counters.token_request_times),
+                list(counters.issued_tokens),
+                counters.unauthorized,
             )
 
     def reset_stats(self) -> None:
@@ -220,6 +243,9 @@ class _Counters:
     org_requests: dict[str, int] = field(default_factory=dict)
     org_request_times: dict[str, list[float]] = field(default_factory=dict)
     total_requests: int = 0
+    token_request_times: list[float] = field(default_factory=list)
+    issued_tokens: list[str] = field(default_factory=list)
+    unauthorized: int = 0
 
 
 class _Handler(AnswerHandler):
@@ -330,6 +356,7 @@ class _Handler(AnswerHandler):
         else:
             problem = self.server.state.token_problem(token.strip())
         if problem is not None:
+            self.server.state.count_unauthorized()
             raise Refusal(error_reply(401, "invalid_token", problem, _INVALID_TOKEN))
 
     # -- admin endpoints ---------------------------------------------------------------------
@@ -480,8 +507,10 @@ class Sandbox:
         return self
 
     def serve_forever(self, *, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve in the foreground until Ctrl-C; ``on_ready`` gets the base URL once bound."""
+        """Serve in the foreground until Ctrl-C or SIGTERM (how CI scripts stop a background
+        job); ``on_ready`` gets the base URL once bound. Either signal stops it cleanly."""
         server = self._bind()
+        previous = _stop_on_sigterm()
         try:
             if on_ready is not None:
                 on_ready(self.base_url)
@@ -490,6 +519,8 @@ class Sandbox:
             log.debug("interrupted; stopping")
         finally:
             self.stop()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def stop(self) -> None:
         """Stop serving and release hung, delayed and trickling handlers; idempotent."""
@@ -555,6 +586,17 @@ class Sandbox:
         return server
 
 
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM end serving the way Ctrl-C does; the previous handler, to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set signal handlers
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def _check_host(host: str, allow_remote: bool) -> None:
     if allow_remote or host == "localhost":
         return
@@ -565,8 +607,8 @@ def _check_host(host: str, allow_remote: bool) -> None:
     if not loopback:
         raise ConfigError(
             f"sandbox: refusing to listen on {host!r}, which is not a loopback address: "
-            "the sandbox accepts fixed credentials and scripted faults from anyone who can "
-            "reach it; allow remote access explicitly to do this"
+            "the sandbox accepts its test credentials and scripted faults from anyone who can "
+            "reach it; use 127.0.0.1 (Sandbox(allow_remote=True) overrides this)"
         )
 
 

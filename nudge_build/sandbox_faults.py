@@ -37,6 +37,7 @@ Kind: TypeAlias = Literal[
     "status",
     "reset_before",
     "reset_during",
+    "close",
     "delay",
     "hang",
     "trickle",
@@ -100,6 +101,12 @@ class Answer:
     def reset_before(cls) -> Answer:
         """Close the connection with a TCP reset instead of answering."""
         return cls(kind="reset_before")
+
+    @classmethod
+    def close(cls) -> Answer:
+        """Close the connection (FIN) without answering, as a server or proxy does when it
+        drops a keep-alive connection just as a request arrives."""
+        return cls(kind="close")
 
     @classmethod
     def reset_during(cls) -> Answer:
@@ -483,6 +490,9 @@ class AnswerHandler(BaseHTTPRequestHandler):
         """Answer as ``answer`` says; ``normal`` builds the endpoint's normal reply."""
         if answer.kind == "reset_before":
             self._reset()
+            return
+        if answer.kind == "close":
+            self.close_connection = True
             return
         if answer.kind == "hang":
             self.pause(None)

@@ -69,6 +69,14 @@ def test_http_to_a_remote_host_is_refused(tmp_path):
     assert "api.nudge.example" in result.output
 
 
+def test_credentials_in_the_url_are_refused_without_echoing_them(tmp_path):
+    text = MINIMAL.replace("https://", "https://user:hunter2-pass@")
+    result = run(tmp_path, text, "render")
+    assert result.exit_code == 2
+    assert "[api].base_url: the URL must not carry a user name or password" in result.output
+    assert "hunter2-pass" not in result.output
+
+
 def test_http_to_loopback_is_allowed(tmp_path):
     text = MINIMAL.replace("https://api.nudge.example", "http://127.0.0.1:9")
     result = run(tmp_path, text, "render")

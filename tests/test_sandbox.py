@@ -363,6 +363,16 @@ def test_scripted_reset_before_closes_with_rst_and_no_answer(sandbox: Sandbox) -
     assert isinstance(error, ConnectionResetError)
 
 
+def test_scripted_close_ends_the_connection_cleanly_without_an_answer(sandbox: Sandbox) -> None:
+    sandbox.script("sbx-summit-cu", [Answer.close()])
+    token = token_of(sandbox)
+    with raw_socket(sandbox) as sock:
+        sock.sendall(raw_org_request(token, "sbx-summit-cu"))
+        received, error = read_until_error(sock)
+    assert (received, error) == (b"", None)  # a FIN, not a reset
+    assert get_org(sandbox, "sbx-summit-cu", token).status == 200
+
+
 def test_scripted_reset_during_sends_full_length_head_and_part_of_the_body(
     sandbox: Sandbox,
 ) -> None:
@@ -526,6 +536,7 @@ def test_answer_json_forms_round_trip() -> None:
         Answer.status(429, retry_after="1", body={"error": "slow_down"}),
         Answer.reset_before(),
         Answer.reset_during(),
+        Answer.close(),
         Answer.delay(1.5),
         Answer.hang(),
         Answer.trickle(0.25),
@@ -562,6 +573,24 @@ def test_stats_count_requests_and_reset(sandbox: Sandbox) -> None:
     assert stats.org_requests["sbx-summit-cu"] == 2  # a snapshot, not a live view
     sandbox.reset_stats()
     assert sandbox.stats.total_requests == 0 and sandbox.stats.org_requests == {}
+
+
+def test_stats_list_issued_tokens_token_request_times_and_refusals(sandbox: Sandbox) -> None:
+    before = time.monotonic()
+    request_token(sandbox, grant_type="client_credentials", client_id="x", client_secret="y")
+    tokens = [token_of(sandbox), token_of(sandbox)]
+    after = time.monotonic()
+    get_org(sandbox, "sbx-summit-cu", None)
+    get_org(sandbox, "sbx-summit-cu", "not-a-token")
+    sandbox.revoke_tokens()
+    get_org(sandbox, "sbx-summit-cu", tokens[0])
+    get_org(sandbox, "sbx-summit-cu", token_of(sandbox))
+    stats = sandbox.stats
+    assert stats.issued_tokens[:2] == tokens and len(stats.issued_tokens) == 3
+    assert len(stats.token_request_times) == 4
+    assert all(before <= t <= after for t in stats.token_request_times[:3])
+    assert stats.unauthorized == 3
+    assert set(stats.to_json()) >= {"issued_tokens", "token_request_times", "unauthorized"}
 
 
 def test_admin_endpoints_script_revoke_and_report(sandbox: Sandbox) -> None:
@@ -790,7 +819,10 @@ def test_200_concurrent_requests_all_succeed(sandbox: Sandbox) -> None:
     assert sum(sandbox.stats.org_requests.values()) == count
 
 
-def test_serve_announces_the_url_serves_faults_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_announces_the_url_serves_faults_and_stops_cleanly_on_a_signal(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     orgs = tmp_path / "orgs.json"
     orgs.write_text(json.dumps([{"apiKey": "k1", "organizationId": "org_1", "name": "One"}]))
     faults = tmp_path / "faults.json"
@@ -826,7 +858,7 @@ def test_serve_announces_the_url_serves_faults_and_stops_on_ctrl_c(tmp_path: Pat
             token = request_token(remote, **fields).json()["access_token"]
             assert get_org(remote, "k1", token).json() == {"organizationId": "org_1", "name": "One"}
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             out, err = process.communicate(timeout=5)
     assert process.returncode == 0
     assert out == "" and err == ""
