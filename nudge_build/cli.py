@@ -6,6 +6,7 @@ httpx and jinja2.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -88,11 +89,15 @@ def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool, no_c
     """Render each client's mobile build configuration from its nudge organization."""
     ctx.obj = _State(config, verbose, quiet, not no_color)
     if ctx.invoked_subcommand is not None:
+        from nudge_build import github
         from nudge_build.report import configure_logging
 
         configure_logging(verbose, quiet)
         if no_color:
             ctx.color = False
+        if github.active(os.environ):
+            # From here on, every secret is masked the moment the run learns it.
+            ctx.with_resource(github.masking())
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -120,7 +125,7 @@ def _network_hooks(state: _State, total: int, label: str) -> dict[str, Any]:
 
     hooks: dict[str, Any] = {}
     if github.active(os.environ):
-        github.mask_secrets()
+        # Secrets are masked when registered (see ``main``); this names the token explicitly.
         hooks["on_token"] = github.mask
     if not state.quiet:
         hooks["progress"] = Progress(total, label)
@@ -135,31 +140,33 @@ def _print_failures(failures: Sequence[Any]) -> None:
         _echo(f"error: {len(failures)} client(s) failed: {names}", err=True)
 
 
-def _finish_build(state: _State, report: RunReport, command: str) -> NoReturn:
+def _finish_build(state: _State, job: Job, report: RunReport, command: str) -> NoReturn:
     from nudge_build import github
     from nudge_build.report import build_summary, dry_run_lines
 
+    in_github = github.active(os.environ)
     if report.dry_run and not state.quiet:
-        for line in dry_run_lines(report, with_diff=state.verbose > 0):
-            _echo(line)
+        # Diffs show organization data: in GitHub, none of their lines may act as a command.
+        with github.commands_stopped() if in_github else contextlib.nullcontext():
+            for line in dry_run_lines(report, with_diff=state.verbose > 0):
+                _echo(line)
     for client, paths in report.conflicts.items():
         for path in paths:
             _echo(
                 f"warning: client {client}: {path} was changed by hand since nudge-build wrote "
                 "it; left as it is with the rest of this client's files (see `nudge-build "
-                "check`, or pass --force to overwrite)",
+                "check`, or pass --force to overwrite or remove it)",
                 err=True,
             )
-    for path in report.orphans_kept:
-        _echo(
-            f"warning: {path} belongs to a removed client but was changed by hand; kept", err=True
-        )
     _print_failures(report.failures)
     if not state.quiet:
         for line in build_summary(report):
             _echo(line)
-    if github.active(os.environ):
-        github.report_build(report, command)
+    if in_github:
+        if not state.quiet:
+            github.print_client_details(report, _echo)
+        output = job.config.output
+        github.report_build(report, command, root=output.root, lockfile=output.lockfile)
     sys.exit(report.exit_code)
 
 
@@ -194,7 +201,7 @@ def build(
         secret_file=client_secret_file,
         **hooks,
     )
-    _finish_build(state, report, "build")
+    _finish_build(state, job, report, "build")
 
 
 @main.command()
@@ -211,7 +218,7 @@ def render(
 
     job = _job(state, clients, shard)
     report = run_build(job, os.environ, offline=True, dry_run=dry_run, force=force)
-    _finish_build(state, report, "render")
+    _finish_build(state, job, report, "render")
 
 
 @main.command()
@@ -282,8 +289,10 @@ def check(
     client_secret_file: Path | None,
 ) -> None:
     """Exit 1 with a diff when generated files or the lockfile are not current."""
+    import itertools
     import json
 
+    from nudge_build import github
     from nudge_build.check import run_check
 
     job = _job(state, clients, shard)
@@ -301,13 +310,17 @@ def check(
             )
         )
     else:
-        for drift in report.drifts:
-            if drift.kind == "changed":
-                _echo(drift.detail.rstrip("\n"))
-            elif drift.kind == "lock":
-                _echo(f"lockfile out of date for client {drift.client}: {drift.detail}")
-            else:
-                _echo(f"{drift.kind}: {drift.path} (client {drift.client})")
+        in_github = github.active(os.environ)
+        for client_id, client_drifts in itertools.groupby(report.drifts, lambda d: d.client):
+            # In GitHub: one folded group per client, and no line of a diff acts as a command.
+            with github.untrusted_group(client_id) if in_github else contextlib.nullcontext():
+                for drift in client_drifts:
+                    if drift.kind == "changed":
+                        _echo(drift.detail.rstrip("\n"))
+                    elif drift.kind == "lock":
+                        _echo(f"lockfile out of date for client {drift.client}: {drift.detail}")
+                    else:
+                        _echo(f"{drift.kind}: {drift.path} (client {drift.client})")
         if not state.quiet:
             _echo(
                 "up to date"
@@ -315,21 +328,33 @@ def check(
                 else f"{len(report.drifts)} difference(s); run `nudge-build build` to update"
             )
     _print_failures(report.failures)
+    if github.active(os.environ):
+        output = job.config.output
+        github.report_check(report, root=output.root, lockfile=output.lockfile)
     sys.exit(report.exit_code)
 
 
 @main.command()
 @click.option("--shards", type=click.IntRange(min=1), help="Split the clients into N shards.")
-@click.option("--per-job", type=click.IntRange(min=1), help="About K clients per shard.")
+@click.option(
+    "--per-job",
+    type=click.IntRange(min=1),
+    help="At most K clients per shard; N is the smallest job count that fits.",
+)
 @pass_state
 def matrix(state: _State, shards: int | None, per_job: int | None) -> None:
     """JSON for a GitHub Actions strategy.matrix (use with --shard I/N)."""
-    from nudge_build.matrix import build_matrix
+    from nudge_build import github
+    from nudge_build.matrix import matrix_json, plan_shards
 
     if (shards is None) == (per_job is None):
         raise ConfigError("matrix: give exactly one of --shards N or --per-job K")
     config = state.load()
-    _echo(build_matrix([c.id for c in config.clients], shards=shards, per_job=per_job))
+    planned = plan_shards([c.id for c in config.clients], shards=shards, per_job=per_job)
+    text = matrix_json(planned)
+    _echo(text)
+    if github.active(os.environ):
+        github.report_matrix(planned, text)
 
 
 @main.command()

@@ -1,59 +1,223 @@
-"""GitHub Actions glue: masks, step outputs, job summary, annotations.
+"""GitHub Actions glue: masks, step outputs, job summary, annotations and log groups.
 
-On when ``GITHUB_ACTIONS=true``.
+On when ``GITHUB_ACTIONS=true``. Everything here speaks the runner's own protocol: workflow
+commands on stdout (``::add-mask::``, ``::error …::``, ``::group::``, ``::stop-commands::``) and
+the files named by ``$GITHUB_OUTPUT`` and ``$GITHUB_STEP_SUMMARY``.
+
+Text that we did not write (organization data in a diff, a server's error description) can reach
+the log; a line of it that starts with ``::`` would be a workflow command. Such text is printed
+with commands stopped (:func:`commands_stopped`), one-line messages are escaped, and step outputs
+go through the output file with a random delimiter, never through stdout.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets as _random
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from nudge_build import secret
+
+if TYPE_CHECKING:
+    from nudge_build.check import CheckReport
+    from nudge_build.matrix import Shard
+    from nudge_build.pipeline import RunReport
+
+Level = Literal["error", "warning", "notice"]
+
+# A long list of paths is cut in the summary (GitHub caps a step's summary at 1 MiB).
+SUMMARY_MAX_PATHS = 200
+_OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_MIN_MASK_LINE = 4  # a line of a multi-line secret shorter than this would mask ordinary text
 
 
 def active(environ: Mapping[str, str]) -> bool:
     return environ.get("GITHUB_ACTIONS") == "true"
 
 
+# -- masks ------------------------------------------------------------------------------------
+
+_mask_lock = threading.Lock()
+_masked: set[str] | None = None  # what this run has masked; None outside ``masking()``
+_stop_token: str | None = None  # set while workflow commands are stopped
+
+
 def mask(value: str) -> None:
-    """``::add-mask::`` before the value can appear anywhere; the runner hides it from logs."""
-    sys.stdout.write(f"::add-mask::{_escape_data(value)}\n")
-    sys.stdout.flush()
+    """``::add-mask::`` for ``value`` (and for each line of a multi-line value), flushed at once.
+
+    Within :func:`masking` each value is masked once however often it is reported.
+    """
+    with _mask_lock:
+        if _masked is not None:
+            if value in _masked:
+                return
+            _masked.add(value)
+    parts = [value]
+    if "\n" in value or "\r" in value:
+        parts += [line for line in value.splitlines() if len(line.strip()) >= _MIN_MASK_LINE]
+    stopped = _stop_token
+    if stopped is not None:  # commands are off: resume them for the mask, then stop again
+        _write(f"::{stopped}::")
+    for part in parts:
+        # Never redacted: the runner must see the value itself to hide it.
+        _write(f"::add-mask::{escape_data(part)}")
+    if stopped is not None:
+        _write(f"::stop-commands::{stopped}")
 
 
-def mask_secrets() -> None:
-    """Mask every secret already known, and every one learned later, as soon as it is known."""
+@contextmanager
+def masking() -> Iterator[None]:
+    """Mask every secret the run knows or learns, the moment it is registered.
+
+    :func:`nudge_build.secret.register` calls its listeners before it returns, and the API client
+    registers a token before it sends a request with it, so the mask is on stdout before
+    anything could print the value.
+    """
+    global _masked
+    with _mask_lock:
+        _masked = set()
     secret.add_listener(mask)
+    try:
+        yield
+    finally:
+        secret.clear_listeners()
+        with _mask_lock:
+            _masked = None
+
+
+# -- workflow commands ------------------------------------------------------------------------
+
+
+def annotate(
+    level: Level,
+    message: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    title: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """``::error file=…,line=…,title=…::message``: shown on the run page and beside the file."""
+    environ = os.environ if environ is None else environ
+    if file is None:
+        file = _file_named_in(message)
+    properties = []
+    if file:
+        properties.append(f"file={escape_property(workspace_path(file, environ))}")
+        if line:
+            properties.append(f"line={int(line)}")
+    if title:
+        properties.append(f"title={escape_property(secret.redact(title))}")
+    head = f"::{level} {','.join(properties)}" if properties else f"::{level}"
+    _write(f"{head}::{escape_data(secret.redact(message))}")
 
 
 def annotate_error(message: str, *, file: str | None, line: int | None) -> None:
-    properties = []
-    if file:
-        properties.append(f"file={_escape_property(_relative(file))}")
-    if line:
-        properties.append(f"line={line}")
-    head = "::error " + ",".join(properties) if properties else "::error"
-    sys.stdout.write(f"{head}::{_escape_data(secret.redact(message))}\n")
+    annotate("error", message, file=file, line=line)
+
+
+@contextmanager
+def group(title: str) -> Iterator[None]:
+    """A foldable ``::group::`` in the log; groups do not nest."""
+    _write(f"::group::{escape_data(secret.redact(title))}")
+    try:
+        yield
+    finally:
+        _write("::endgroup::")
+
+
+@contextmanager
+def commands_stopped() -> Iterator[None]:
+    """Print text we did not write with workflow commands off, so none of its lines acts."""
+    global _stop_token
+    token = _random.token_hex(16)
+    _write(f"::stop-commands::{token}")
+    _stop_token = token
+    try:
+        yield
+    finally:
+        _stop_token = None
+        _write(f"::{token}::")
+
+
+@contextmanager
+def untrusted_group(title: str) -> Iterator[None]:
+    """A folded group whose lines (diffs, organization data) cannot act as commands."""
+    with group(title), commands_stopped():
+        yield
+
+
+def escape_data(value: str) -> str:
+    """Workflow-command data: the runner decodes these, so a value cannot end its command."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def _write(line: str) -> None:
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
-def set_outputs(values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> None:
-    """Append ``name<<DELIM`` blocks to $GITHUB_OUTPUT with a random delimiter per value."""
+def _file_named_in(message: str) -> str | None:
+    """Most messages start with ``PATH: …``; annotate that file when it exists."""
+    head = message.split(": ", 1)[0] if ": " in message else ""
+    if head and "\n" not in head and Path(head).is_file():
+        return head
+    return None
+
+
+def workspace_path(file: str | os.PathLike[str], environ: Mapping[str, str]) -> str:
+    """A path relative to the repository root, which is what annotations are matched against."""
+    base = Path(environ.get("GITHUB_WORKSPACE") or Path.cwd())
+    try:
+        return Path(file).resolve().relative_to(base.resolve()).as_posix()
+    except (ValueError, OSError):
+        return Path(file).as_posix()
+
+
+# -- step outputs and summary -----------------------------------------------------------------
+
+
+def _new_delimiter() -> str:
+    return f"ghadelimiter_{_random.token_hex(16)}"
+
+
+def set_outputs(
+    values: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    new_delimiter: Callable[[], str] = _new_delimiter,
+) -> None:
+    """Append ``name<<DELIMITER`` blocks to ``$GITHUB_OUTPUT``, a fresh random delimiter each.
+
+    A value cannot guess its delimiter, so newlines, fake delimiters and ``::set-output`` in it
+    stay inside it; a value that does contain its delimiter is refused, and then nothing is
+    written at all.
+    """
     environ = os.environ if environ is None else environ
     path = environ.get("GITHUB_OUTPUT")
     if not path:
         return
     chunks = []
-    for name, value in values.items():
-        delimiter = f"ghadelimiter_{_random.token_hex(16)}"
-        if delimiter in value or "\n" in name or "\r" in name:
-            raise ValueError(f"refusing step output {name!r}: it contains its delimiter")
-        chunks.append(f"{name}<<{delimiter}\n{secret.redact(value)}\n{delimiter}\n")
-    with Path(path).open("a", encoding="utf-8") as handle:
+    for name, raw in values.items():
+        if not _OUTPUT_NAME.match(name):
+            raise ValueError(f"refusing step output name {name!r}")
+        value = secret.redact(raw)
+        delimiter = new_delimiter()
+        if delimiter in value or delimiter in name:
+            raise ValueError(f"refusing step output {name!r}: its value contains its delimiter")
+        chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    with Path(path).open("a", encoding="utf-8", newline="\n") as handle:
         handle.write("".join(chunks))
 
 
@@ -62,70 +226,233 @@ def append_summary(markdown: str, environ: Mapping[str, str] | None = None) -> N
     path = environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with Path(path).open("a", encoding="utf-8") as handle:
+    with Path(path).open("a", encoding="utf-8", newline="\n") as handle:
         handle.write(secret.redact(markdown))
 
 
-def report_build(report: Any, command: str) -> None:
-    """Step outputs and a job summary for build/render runs."""
-    import json
-
-    flags = {c: f.as_dict() for c, f in report.flags.items()}
-    changed = report.changed_files
-    set_outputs(
-        {
-            "flags": json.dumps(flags, separators=(",", ":")),
-            "changed": "true" if changed else "false",
-            "files": "\n".join(changed),
-        }
-    )
-    append_summary(summary_markdown(report, command))
+def shown_path(root: Path, relative: str) -> str:
+    """An output-root-relative path as the user's shell sees it (relative to the cwd)."""
+    path = root / relative
+    try:
+        return Path(os.path.relpath(path)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
 
 
-def summary_markdown(report: Any, command: str) -> str:
-    names: list[str] = []
-    for client_flags in report.flags.values():
-        for flag in client_flags:
-            if flag.name not in names:
-                names.append(flag.name)
-    lines = [f"## nudge-build {command}", ""]
+# -- build, render, check, matrix -------------------------------------------------------------
+
+
+def build_outputs(report: RunReport, *, root: Path, lockfile: Path) -> dict[str, str]:
+    """``flags`` (JSON per client), ``changed``, ``files`` (one path a line), ``clients``."""
+    files = [shown_path(root, path) for path in report.changed_files]
+    if report.lock_written:
+        files.append(shown_path(lockfile.parent, lockfile.name))
+    flags = {client: report.flags[client].as_dict() for client in report.flags}
+    return {
+        "flags": json.dumps(flags, separators=(",", ":")),
+        "changed": "true" if files else "false",
+        "files": "\n".join(files),
+        "clients": " ".join(report.clients),
+    }
+
+
+def report_build(
+    report: RunReport,
+    command: str,
+    *,
+    root: Path,
+    lockfile: Path,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Annotations for failed clients and hand-edited files, step outputs, a job summary."""
+    environ = os.environ if environ is None else environ
+    for failure in report.failures:
+        annotate("error", failure.reason, title=f"client {failure.client}", environ=environ)
+    for client, paths in report.conflicts.items():
+        for path in paths:
+            annotate(
+                "warning",
+                f"changed by hand since nudge-build wrote it; client {client}'s files were "
+                "left as they are",
+                file=str(root / path),
+                title="nudge-build: file changed by hand",
+                environ=environ,
+            )
+    outputs = build_outputs(report, root=root, lockfile=lockfile)
+    set_outputs(outputs, environ)
+    files = outputs["files"].splitlines()
+    append_summary(build_summary_markdown(report, command, files, root=root), environ)
+
+
+def print_client_details(report: RunReport, echo: Callable[[str], None]) -> None:
+    """One folded group per client: its flags and what happened to each of its files."""
+    for plan in report.plans:
+        changed = [c for c in plan.changes if c.action != "unchanged"]
+        state = "changed by hand, left as is" if plan.conflicts else f"{len(changed)} changed"
+        with group(f"{plan.client}: {len(plan.changes)} files, {state}"):
+            flags = report.flags.get(plan.client)
+            if flags is not None:
+                echo("flags: " + ", ".join(f"{f.name}={'yes' if f.value else 'no'}" for f in flags))
+            verb = "would " if report.dry_run else ""
+            for change in plan.changes:
+                echo(f"  {verb}{change.action} {change.path}")
+            for path in plan.conflicts:
+                echo(f"  changed by hand: {path}")
+
+
+def build_summary_markdown(
+    report: RunReport, command: str, files: Sequence[str], *, root: Path
+) -> str:
+    title = f"## nudge-build {command}" + (" (dry run)" if report.dry_run else "")
+    lines = [title, "", f"{_built(report)} of {len(report.clients)} clients {_done(report)}.", ""]
     if report.flags:
-        lines.append("| client | " + " | ".join(names) + " |")
-        lines.append("|---" * (len(names) + 1) + "|")
-        for client_id, client_flags in report.flags.items():
-            values = client_flags.as_dict()
-            cells = ["✅" if values.get(n) else "—" for n in names]
-            lines.append(f"| `{client_id}` | " + " | ".join(cells) + " |")
-        lines.append("")
-    changed = report.changed_files
-    lines.append(f"**Files changed:** {len(changed)}")
-    lines.extend(f"- `{_md(path)}`" for path in changed[:200])
-    if len(changed) > 200:
-        lines.append(f"- … and {len(changed) - 200} more")
+        lines += _flags_table(report)
+    verb = "Files that would change" if report.dry_run else "Files changed"
+    lines += _path_list(verb, files)
     if report.failures:
-        lines += ["", f"**Failed clients:** {len(report.failures)}"]
-        lines.extend(f"- `{f.client}`: {_md(f.reason)}" for f in report.failures)
+        lines += ["", f"**Failed clients: {len(report.failures)}**", ""]
+        lines += [f"- `{f.client}`: {markdown_text(f.reason)}" for f in report.failures]
     if report.conflicts:
-        lines += ["", "**Changed by hand (left as they are):**"]
-        lines.extend(f"- `{p}`" for paths in report.conflicts.values() for p in paths)
+        lines += ["", "**Changed by hand, left as they are:**", ""]
+        lines += [
+            f"- {_code(shown_path(root, p))}" for paths in report.conflicts.values() for p in paths
+        ]
+    if report.removed_clients:
+        removed = ", ".join(f"`{c}`" for c in report.removed_clients)
+        lines += ["", f"Clients no longer configured: {removed}"]
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
+def _built(report: RunReport) -> int:
+    selected, failed = set(report.clients), {f.client for f in report.failures}
+    return sum(
+        1
+        for p in report.plans
+        if p.client in selected and not p.conflicts and p.client not in failed
+    )
 
 
-def _relative(file: str) -> str:
-    try:
-        return str(Path(file).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return file
+def _done(report: RunReport) -> str:
+    return "would be built" if report.dry_run else "built"
 
 
-def _escape_data(value: str) -> str:
-    # Workflow-command escaping: the runner decodes these, so a value cannot end the command.
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def _flags_table(report: RunReport) -> list[str]:
+    names: list[str] = []
+    for client_flags in report.flags.values():
+        names += [f.name for f in client_flags if f.name not in names]
+    lines = ["| client | " + " | ".join(f"`{n}`" for n in names) + " |"]
+    lines.append("|---" * (len(names) + 1) + "|")
+    overridden = False
+    for client_id, client_flags in report.flags.items():
+        by_name = {f.name: f for f in client_flags}
+        cells = []
+        for name in names:
+            flag = by_name.get(name)
+            if flag is None:
+                cells.append(" ")
+                continue
+            mark = "✅" if flag.value else "—"
+            if flag.source == "override":
+                mark += "\\*"
+                overridden = True
+            cells.append(mark)
+        lines.append(f"| `{client_id}` | " + " | ".join(cells) + " |")
+    if overridden:
+        lines += ["", "\\* set by an override in the config"]
+    return [*lines, ""]
 
 
-def _escape_property(value: str) -> str:
-    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+def _path_list(heading: str, paths: Sequence[str]) -> list[str]:
+    lines = [f"**{heading}: {len(paths)}**"]
+    if not paths:
+        return lines
+    lines += ["", "<details><summary>paths</summary>", ""]
+    lines += [f"- {_code(p)}" for p in paths[:SUMMARY_MAX_PATHS]]
+    if len(paths) > SUMMARY_MAX_PATHS:
+        lines.append(f"- … and {len(paths) - SUMMARY_MAX_PATHS} more")
+    return [*lines, "", "</details>"]
+
+
+def check_outputs(report: CheckReport, *, root: Path, lockfile: Path) -> dict[str, str]:
+    """``changed`` (anything out of date) and ``files`` (the paths that drifted)."""
+    files: list[str] = []
+    for drift in report.drifts:
+        if drift.kind == "lock":
+            path = shown_path(lockfile.parent, lockfile.name)
+        else:
+            path = shown_path(root, drift.path)
+        if path not in files:
+            files.append(path)
+    return {"changed": "true" if report.drifts else "false", "files": "\n".join(files)}
+
+
+def report_check(
+    report: CheckReport, *, root: Path, lockfile: Path, environ: Mapping[str, str] | None = None
+) -> None:
+    environ = os.environ if environ is None else environ
+    for failure in report.failures:
+        annotate("error", failure.reason, title=f"client {failure.client}", environ=environ)
+    outputs = check_outputs(report, root=root, lockfile=lockfile)
+    set_outputs(outputs, environ)
+    lock_shown = shown_path(lockfile.parent, lockfile.name)
+    lines = ["## nudge-build check", ""]
+    if not report.drifts:
+        lines.append("Generated files and the lockfile are up to date.")
+    else:
+        lines += [f"**{len(report.drifts)} difference(s)**; run `nudge-build build` to update.", ""]
+        lines += ["| client | what | path |", "|---|---|---|"]
+        for drift in report.drifts[:SUMMARY_MAX_PATHS]:
+            what = markdown_text(
+                f"lockfile: {drift.detail}" if drift.kind == "lock" else drift.kind
+            )
+            path = lock_shown if drift.kind == "lock" else shown_path(root, drift.path)
+            lines.append(f"| `{drift.client}` | {what} | {_code(path, in_table=True)} |")
+        if len(report.drifts) > SUMMARY_MAX_PATHS:
+            lines.append(f"| … | {len(report.drifts) - SUMMARY_MAX_PATHS} more | |")
+    if report.failures:
+        lines += ["", f"**Failed clients: {len(report.failures)}**", ""]
+        lines += [f"- `{f.client}`: {markdown_text(f.reason)}" for f in report.failures]
+    append_summary("\n".join(lines) + "\n", environ)
+
+
+def report_matrix(
+    shards: Sequence[Shard], matrix: str, environ: Mapping[str, str] | None = None
+) -> None:
+    environ = os.environ if environ is None else environ
+    set_outputs({"matrix": matrix, "shards": str(len(shards))}, environ)
+    total = sum(len(s.clients) for s in shards)
+    lines = [
+        "## nudge-build matrix",
+        "",
+        f"{total} clients in {len(shards)} jobs.",
+        "",
+        "| shard | clients | ids |",
+        "|---|---|---|",
+    ]
+    for shard in shards:
+        ids = " ".join(shard.clients)
+        shown = ids if len(ids) <= 200 else ids[:200].rsplit(" ", 1)[0] + " …"
+        lines.append(f"| `{shard.label}` | {len(shard.clients)} | {shown} |")
+    append_summary("\n".join(lines) + "\n", environ)
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
+
+
+def markdown_text(text: str) -> str:
+    """Untrusted text as literal Markdown: no links, images, HTML or table breaks, one line."""
+    one_line = " ".join(text.split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+
+
+def _code(text: str, *, in_table: bool = False) -> str:
+    """A code span that holds any text: the fence is longer than any run of backticks in it."""
+    one_line = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", one_line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    if in_table:  # a | ends a table cell even inside a code span, unless escaped
+        one_line = one_line.replace("|", "\\|")
+    return f"{fence}{pad}{one_line}{pad}{fence}"
