@@ -18,7 +18,7 @@ from nudge_build.pipeline import (
     orgs_from_lock,
     render_all,
 )
-from nudge_build.write import resolve_in_root
+from nudge_build.write import read_target
 
 DriftKind = Literal["changed", "missing", "stale", "lock"]
 
@@ -66,7 +66,7 @@ def run_check(
     for client_id, files in rendered.items():
         entry = job.lock.clients.get(client_id)
         for relative, new in sorted(files.items()):
-            old = _read(resolve_in_root(root, relative))
+            old = read_target(root, relative)
             if old is None:
                 report.drifts.append(Drift(client_id, "missing", relative))
             elif old != new:
@@ -74,7 +74,7 @@ def run_check(
                 report.drifts.append(Drift(client_id, "changed", relative, diff))
         recorded = entry.files if entry is not None else {}
         for relative in sorted(set(recorded) - set(files)):
-            if resolve_in_root(root, relative).exists():
+            if read_target(root, relative) is not None:
                 report.drifts.append(Drift(client_id, "stale", relative))
         reasons = []
         if entry is None:
@@ -94,16 +94,9 @@ def run_check(
     for client_id in sorted(set(job.lock.clients) - configured):
         report.drifts.append(Drift(client_id, "lock", lock_name, "client no longer configured"))
         for relative in sorted(job.lock.clients[client_id].files):
-            if resolve_in_root(root, relative).exists():
+            if read_target(root, relative) is not None:
                 report.drifts.append(Drift(client_id, "stale", relative))
     return report
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
 
 
 def _diff(relative: str, old: bytes, new: bytes) -> str:

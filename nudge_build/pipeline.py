@@ -12,15 +12,16 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 
-from nudge_build.api import FetchResult, fetch_organizations
 from nudge_build.config import ClientConfig, Config
 from nudge_build.context import build_context
 from nudge_build.credentials import resolve_api_keys, resolve_credentials
 from nudge_build.errors import ApiError, ConfigError, RenderError
 from nudge_build.flags import FlagRules, Flags, compile_rules, derive
+from nudge_build.journal import Journal
 from nudge_build.lock import Lock, LockedClient, dump_lock, locked_flags, read_lock
 from nudge_build.org import Organization, parse_organization
 from nudge_build.render import RenderTarget, load_template, make_environment, render_client
@@ -28,20 +29,26 @@ from nudge_build.targets import TargetSpec, discover_targets, expand_target, sea
 from nudge_build.write import (
     Action,
     ClientPlan,
+    OutputError,
     apply_plan,
     clean_temporaries,
     plan_client,
-    remove_orphans,
     write_file_atomically,
 )
 
-Progress = Callable[[FetchResult], None]
+# The API module is imported where it is used, so that `render` and `check`, which never touch
+# the network, do not pay for importing httpx and asyncio.
+if TYPE_CHECKING:
+    from nudge_build.api import FetchResult
+
+Progress = Callable[["FetchResult"], None]
 
 
 @dataclass(frozen=True)
 class Failure:
     client: str
     reason: str
+    exit_code: int = ApiError.exit_code  # OutputError.exit_code when its files could not be written
 
 
 @dataclass
@@ -50,11 +57,10 @@ class RunReport:
 
     clients: list[str] = field(default_factory=list)  # selected, in config order
     flags: dict[str, Flags] = field(default_factory=dict)
+    # One per selected client that rendered, then one per client no longer configured.
     plans: list[ClientPlan] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     removed_clients: list[str] = field(default_factory=list)
-    orphans_removed: list[str] = field(default_factory=list)
-    orphans_kept: list[str] = field(default_factory=list)
     lock_written: bool = False
     dry_run: bool = False
 
@@ -62,25 +68,31 @@ class RunReport:
     def conflicts(self) -> dict[str, tuple[str, ...]]:
         return {p.client: p.conflicts for p in self.plans if p.conflicts}
 
+    @property
+    def done(self) -> list[ClientPlan]:
+        """The plans applied (or, in a dry run, that would be): no conflict, no failure."""
+        failed = {f.client for f in self.failures}
+        return [p for p in self.plans if not p.conflicts and p.client not in failed]
+
+    @property
+    def built(self) -> int:
+        selected = set(self.clients)
+        return sum(1 for p in self.done if p.client in selected)
+
     def count(self, action: Action) -> int:
-        return sum(p.count(action) for p in self.plans if not p.conflicts)
+        return sum(p.count(action) for p in self.done)
 
     @property
     def changed_files(self) -> list[str]:
-        paths = [
-            c.path
-            for p in self.plans
-            if not p.conflicts
-            for c in p.changes
-            if c.action != "unchanged"
-        ]
-        return sorted(paths + self.orphans_removed)
+        return sorted(c.path for p in self.done for c in p.changes if c.action != "unchanged")
 
     @property
     def exit_code(self) -> int:
         if self.failures:
-            return ApiError.exit_code
-        if self.conflicts or self.orphans_kept:
+            # A file that cannot be written needs fixing here; retrying the API will not help.
+            codes = {f.exit_code for f in self.failures}
+            return OutputError.exit_code if OutputError.exit_code in codes else max(codes)
+        if self.conflicts:
             return 1
         return 0
 
@@ -161,6 +173,8 @@ def fetch_live(
         )
     if not job.selected:
         return {}, []
+    from nudge_build.api import fetch_organizations
+
     results = fetch_organizations(
         job.config.api,
         credentials,
@@ -250,29 +264,42 @@ def run_build(
     rendered = render_all(job, orgs, report.flags)
     root = job.config.output.root
     previous = job.lock.clients
-    for client_id, files in rendered.items():
-        old_files = previous[client_id].files if client_id in previous else {}
-        report.plans.append(plan_client(root, client_id, files, old_files, force=force))
     configured = {c.id for c in job.config.clients}
     report.removed_clients = sorted(set(previous) - configured)
+    # Every path is checked (symlinks, hand edits) for every client before the first write.
+    journal = Journal.load(job.config.output.lockfile)
+    wanted = {**rendered, **{client_id: {} for client_id in report.removed_clients}}
+    for client_id, files in wanted.items():
+        old_files = previous[client_id].files if client_id in previous else {}
+        report.plans.append(
+            plan_client(
+                root, client_id, files, old_files, force=force, interrupted=journal.known(client_id)
+            )
+        )
     if dry_run:
         return report
-    clean_temporaries(root)
+    clean_temporaries(root, job.config.output.lockfile)
+    journal.begin(p for p in report.plans if not p.conflicts)
     entries = dict(previous)
+    applied = []
     try:
         for plan in report.plans:
             if plan.conflicts:
                 continue
-            apply_plan(root, plan)
-            entries[plan.client] = _entry(orgs[plan.client], report.flags[plan.client], plan)
-        for client_id in report.removed_clients:
-            removed, kept = remove_orphans(root, previous[client_id].files)
-            report.orphans_removed += removed
-            report.orphans_kept += kept
-            del entries[client_id]
+            try:
+                apply_plan(root, plan)
+            except OutputError as exc:  # that client is as it was; the others go on
+                report.failures.append(Failure(plan.client, str(exc), exc.exit_code))
+                continue
+            applied.append(plan.client)
+            if plan.client in rendered:
+                entries[plan.client] = _entry(orgs[plan.client], report.flags[plan.client], plan)
+            else:
+                del entries[plan.client]
     finally:
         # Record what did reach the disk even when a later client failed to write.
         report.lock_written = write_lock(job, entries)
+    journal.settle(applied)
     return report
 
 
@@ -290,6 +317,7 @@ def run_fetch(
         job, environ, secret_file=secret_file, on_token=on_token, progress=progress
     )
     report.flags = derive_flags(job, orgs)
+    clean_temporaries(job.config.output.root, job.config.output.lockfile)
     entries = dict(job.lock.clients)
     for client_id, org in orgs.items():
         old = entries.get(client_id)

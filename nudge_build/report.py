@@ -107,16 +107,27 @@ def flags_json(flags: Mapping[str, Any]) -> str:
 
 
 def build_summary(report: Any) -> list[str]:
-    """One line for the counts, then one per problem; the caller prints them."""
-    verb = "would write" if report.dry_run else "wrote"
-    built = len(report.plans) - len(report.conflicts)
+    """One line for the counts, then one per kind of client not built; the caller prints them.
+
+    The counts are of what was done (in a dry run: would be done): clients whose files were
+    changed by hand, or could not be fetched or written, count as neither built nor written.
+    """
+    dry = report.dry_run
     lines = [
-        f"{built} of {len(report.clients)} clients {'checked' if report.dry_run else 'built'}: "
-        f"{verb} {report.count('create')} new and {report.count('update')} changed files, "
-        f"{report.count('unchanged')} unchanged, "
-        f"{'would remove' if report.dry_run else 'removed'} "
-        f"{report.count('remove') + len(report.orphans_removed)}"
+        f"{report.built} of {len(report.clients)} clients {'would be built' if dry else 'built'}: "
+        f"{'would write' if dry else 'wrote'} {report.count('create')} new and "
+        f"{report.count('update')} changed files, {report.count('unchanged')} unchanged, "
+        f"{'would remove' if dry else 'removed'} {report.count('remove')}"
     ]
+    if report.conflicts:
+        names = ", ".join(report.conflicts)
+        lines.append(
+            f"{len(report.conflicts)} client(s) left as they are, with files changed by hand: "
+            f"{names}"
+        )
+    if report.failures:
+        names = ", ".join(f.client for f in report.failures)
+        lines.append(f"{len(report.failures)} client(s) failed: {names}")
     if report.removed_clients:
         lines.append(f"clients no longer configured: {', '.join(report.removed_clients)}")
     return lines
@@ -126,7 +137,7 @@ def dry_run_lines(report: Any, with_diff: bool) -> list[str]:
     import difflib
 
     lines = []
-    for plan in report.plans:
+    for plan in report.done:  # a client with hand edits is left alone: its warning says so
         for change in plan.changes:
             if change.action == "unchanged":
                 continue
