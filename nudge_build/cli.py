@@ -89,13 +89,15 @@ def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool, no_c
     """Render each client's mobile build configuration from its nudge organization."""
     ctx.obj = _State(config, verbose, quiet, not no_color)
     if ctx.invoked_subcommand is not None:
-        from nudge_build import github
         from nudge_build.report import configure_logging
 
         configure_logging(verbose, quiet)
         if no_color:
             ctx.color = False
-        if github.active(os.environ):
+        # Checked before importing github.py, which every command outside Actions can skip.
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            from nudge_build import github
+
             # From here on, every secret is masked the moment the run learns it.
             ctx.with_resource(github.masking())
 

@@ -88,18 +88,27 @@ def read_lock(path: Path) -> Lock:
 
 
 def dump_lock(lock: Lock) -> bytes:
-    clients = {}
+    if not lock.clients:
+        return (HEADER + "\n" + tomli_w.dumps({"version": LOCK_VERSION, "clients": {}})).encode()
+    # One client's tables at a time, joined as one dump of them all would join them: tomli_w
+    # holds every chunk of a dump in a list before joining it, which for thousands of clients
+    # peaks at many times the size of the file.
+    parts = [(HEADER + "\n" + tomli_w.dumps({"version": LOCK_VERSION})).encode()]
     for client_id in sorted(lock.clients):
-        entry = lock.clients[client_id]
-        clients[client_id] = {
-            "digest": entry.digest,
-            "flags": dict(entry.flags),
-            "flag_sources": dict(entry.flag_sources),
-            "files": dict(sorted(entry.files.items())),
-            "organization": _sorted(entry.organization),
-        }
-    body = tomli_w.dumps({"version": LOCK_VERSION, "clients": clients})
-    return (HEADER + "\n" + body).encode("utf-8")
+        section = tomli_w.dumps({"clients": {client_id: lock_table(lock.clients[client_id])}})
+        parts.append(b"\n" + section.encode("utf-8"))
+    return b"".join(parts)
+
+
+def lock_table(entry: LockedClient) -> dict[str, Any]:
+    """One client's entry as the TOML tables under ``[clients.<id>]``."""
+    return {
+        "digest": entry.digest,
+        "flags": dict(entry.flags),
+        "flag_sources": dict(entry.flag_sources),
+        "files": dict(sorted(entry.files.items())),
+        "organization": _sorted(entry.organization),
+    }
 
 
 def _sorted(value: Any) -> Any:

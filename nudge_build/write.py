@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -64,7 +65,7 @@ class ClientPlan:
 # -- paths ----------------------------------------------------------------------------------
 
 
-def resolve_in_root(root: Path, relative: str) -> Path:
+def resolve_in_root(root: Path, relative: str, real_dirs: dict[str, Path] | None = None) -> Path:
     """The real path for ``relative``; a config error if it could write outside the root.
 
     Refused: a path that is not plainly relative, one whose directories lead out of the root
@@ -81,29 +82,40 @@ def resolve_in_root(root: Path, relative: str) -> Path:
         or any(part in ("", ".", "..") for part in parts)
     ):
         raise ConfigError(f"{relative!r}: not a plain relative path under the output root {root}")
-    real_root = Path(os.path.realpath(root))
-    real_parent = Path(os.path.realpath(real_root.joinpath(*parts[:-1])))
-    if not _within(real_parent, real_root):
-        raise ConfigError(
-            f"{shown}: leads outside the output root {root} through a symlink "
-            f"(to {real_parent}); refusing to write there"
-        )
-    probe = real_parent
-    while not os.path.lexists(probe):  # the nearest existing directory must be a directory
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ConfigError(f"{shown}: {probe} is not a directory")
+    directory = "/".join(parts[:-1])
+    real_parent = None if real_dirs is None else real_dirs.get(directory)
+    if real_parent is None:
+        real_root = Path(os.path.realpath(root))
+        real_parent = Path(os.path.realpath(real_root.joinpath(*parts[:-1])))
+        if not _within(real_parent, real_root):
+            raise ConfigError(
+                f"{shown}: leads outside the output root {root} through a symlink "
+                f"(to {real_parent}); refusing to write there"
+            )
+        probe = real_parent
+        while not os.path.lexists(probe):  # the nearest existing directory must be a directory
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ConfigError(f"{shown}: {probe} is not a directory")
+        if real_dirs is not None:
+            real_dirs[directory] = real_parent
     target = real_parent / parts[-1]
-    if target.is_symlink():
+    try:
+        mode = target.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there, as exists() would say
+        return target
+    if stat.S_ISLNK(mode):
         raise ConfigError(f"{shown}: is a symlink; nudge-build only writes plain files")
-    if target.exists() and not target.is_file():
+    if not stat.S_ISREG(mode):
         raise ConfigError(f"{shown}: exists and is not a plain file; refusing to write")
     return target
 
 
-def read_target(root: Path, relative: str) -> bytes | None:
+def read_target(
+    root: Path, relative: str, real_dirs: dict[str, Path] | None = None
+) -> bytes | None:
     """What is at a target now (None when nothing is); refuses what ``resolve_in_root`` does."""
-    path = resolve_in_root(root, relative)
+    path = resolve_in_root(root, relative, real_dirs)
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -142,9 +154,10 @@ def plan_client(
 
     changes: list[FileChange] = []
     conflicts: list[str] = []
+    real_dirs: dict[str, Path] = {}  # this plan's directories, each resolved once
     for relative in sorted(rendered):
         new = rendered[relative]
-        old = read_target(root, relative)
+        old = read_target(root, relative, real_dirs)
         if old == new:
             changes.append(FileChange(relative, "unchanged", old, new))
             continue

@@ -1,0 +1,1 @@
+"""The partner-scale benchmark: ``python bench/run.py --help``."""
