@@ -191,8 +191,10 @@ def test_wheel_ships_templates_and_demo_runs_from_it(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # --ignore-installed: with the package already in the system site-packages (as after
+    # `pip install .`), pip would otherwise call the wheel satisfied and install nothing.
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
         check=True,
         capture_output=True,
     )
