@@ -80,18 +80,6 @@ def test_sandbox_command_answers_the_contract_to_plain_urllib(sandbox_process):
     assert "apiKey" not in org
 
 
-def test_build_against_a_separate_sandbox_process(tmp_path, sandbox_process):
-    config = write_project(tmp_path, sandbox_process, clients=["summit-cu"])
-    env = project_env(
-        {"summit-cu": "sbx-summit-cu"},
-        NUDGE_CLIENT_ID="sandbox-client",
-        NUDGE_CLIENT_SECRET="proc-secret-value",
-    )
-    result = cli(config, "build", env=env)
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "build/nudge/summit-cu/ios/NudgeInfo.plist").is_file()
-
-
 def test_init_writes_a_starter_config_that_loads(tmp_path):
     result = CliRunner().invoke(main, ["init", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
