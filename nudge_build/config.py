@@ -114,7 +114,57 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(str(exc))
         raise ConfigError(f"{path}: invalid TOML: {exc}", file=str(path), line=line) from exc
-    return parse_config(data, path=path, environ=environ)
+    try:
+        return parse_config(data, path=path, environ=environ)
+    except _KeyProblem as exc:
+        # Editors and GitHub annotations (``::error file=…,line=…::``) want the line.
+        exc.file = str(path)
+        exc.line = key_line(raw.decode("utf-8"), exc.table, exc.key)
+        raise
+
+
+class _KeyProblem(ConfigError):
+    """A config error about one key (or a whole table, when ``key`` is None)."""
+
+    def __init__(self, message: str, table: str, key: str | None) -> None:
+        super().__init__(message)
+        self.table = table
+        self.key = key
+
+
+_HEADER = re.compile(r"\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(?:#.*)?\Z")
+_KEY = re.compile(r"""(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>[A-Za-z0-9_-]+))\s*=""")
+
+
+def key_line(text: str, table: str, key: str | None) -> int | None:
+    """The line where ``key`` is set in ``[table]`` (or the table's header), if it can be found.
+
+    A light scan, not a TOML parser: dotted keys and inline tables fall back to the header.
+    """
+    current, header = "", None
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        heading = _HEADER.match(line)
+        if heading:
+            current = _table_name(heading.group("name"))
+            if current == table and header is None:
+                header = number
+            continue
+        if key is not None and current == table:
+            found = _KEY.match(line)
+            if found and key in (found.group("double"), found.group("single"), found.group("bare")):
+                return number
+    if key is not None:
+        # The key may name a table of its own: `[api.extra]`, or `[bogus]` at the top level.
+        nested = key_line(text, f"{table}.{key}" if table else key, None)
+        if nested is not None:
+            return nested
+    return header
+
+
+def _table_name(header: str) -> str:
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s"\']+)', header)
+    return ".".join(next(p for p in part if p) if any(part) else "" for part in parts)
 
 
 def parse_config(data: Mapping[str, Any], *, path: Path, environ: Mapping[str, str]) -> Config:
@@ -243,9 +293,11 @@ def _parse_clients(
     for client_id, body in table.items():
         where = f"clients.{client_id}" if CLIENT_ID_PATTERN.match(client_id) else "clients"
         if not CLIENT_ID_PATTERN.match(client_id):
-            raise ConfigError(
+            raise _KeyProblem(
                 f"{reader.path}: [clients]: client id {client_id!r} is not a slug "
-                "(expected lower-case letters, digits and '-', starting with a letter or digit)"
+                "(expected lower-case letters, digits and '-', starting with a letter or digit)",
+                f"clients.{client_id}",
+                None,
             )
         if not isinstance(body, dict):
             reader.fail("clients", client_id, "a table", body)
@@ -253,9 +305,11 @@ def _parse_clients(
         api_key = reader.string(body, where, "api_key", None)
         api_key_env = reader.env_name(body, where, "api_key_env", None)
         if (api_key is None) == (api_key_env is None):
-            raise ConfigError(
+            raise _KeyProblem(
                 f"{reader.path}: [{where}]: expected exactly one of api_key_env "
-                "(the name of an environment variable holding the key) or api_key"
+                "(the name of an environment variable holding the key) or api_key",
+                where,
+                None,
             )
         if api_key is not None and not api_key:
             reader.fail(where, "api_key", "a non-empty string", api_key)
@@ -284,7 +338,7 @@ class _Reader:
     def fail(self, where: str, key: str, expected: str, got: object = ...) -> None:
         table = f"[{where}]." if where else ""
         got_text = "" if got is ... else f", got {_show(got)}"
-        raise ConfigError(f"{self.path}: {table}{key}: expected {expected}{got_text}")
+        raise _KeyProblem(f"{self.path}: {table}{key}: expected {expected}{got_text}", where, key)
 
     def only_keys(self, table: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
         for key in table:
@@ -292,9 +346,11 @@ class _Reader:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 place = f"[{where}]" if where else "top level"
-                raise ConfigError(
+                raise _KeyProblem(
                     f"{self.path}: {place}: unknown key {key!r}{hint}; "
-                    f"expected one of: {', '.join(allowed)}"
+                    f"expected one of: {', '.join(allowed)}",
+                    where,
+                    key,
                 )
 
     def table(self, data: Mapping[str, Any], where: str, key: str) -> dict[str, Any]:

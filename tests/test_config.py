@@ -192,3 +192,30 @@ def test_config_from_environment_variable(tmp_path):
     )
     assert result.exit_code == 2
     assert "no organization recorded for client prairie-fcu" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param('[api]\nbase_url = "https://x.example"\ntimeout = "10"\n', 3, id="wrong-type"),
+        pytest.param('[api]\nbase_url = "https://x.example"\n\n[bogus]\nx = 1\n', 4, id="table"),
+        pytest.param(
+            '[api]\nbase_url = "https://x.example"\n[clients."Bad"]\napi_key = "k"\n',
+            3,
+            id="client-id",
+        ),
+        pytest.param(
+            '[api]\nbase_url = "https://x.example"\n[clients.c]\napi_key = "k"\n'
+            "[clients.c.flags]\n'location' = 1\n",
+            6,
+            id="quoted-key",
+        ),
+    ],
+)
+def test_config_error_carries_file_and_line_for_annotations(tmp_path, text, line):
+    config = tmp_path / "nudge-build.toml"
+    config.write_text(text)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)}
+    result = CliRunner().invoke(main, ["--config", str(config), "render"], env=env)
+    assert result.exit_code == 2
+    assert f"::error file=nudge-build.toml,line={line}::" in result.output
