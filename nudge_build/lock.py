@@ -69,22 +69,57 @@ def read_lock(path: Path) -> Lock:
             "delete it and run `nudge-build fetch`",
             file=str(path),
         )
+    tables = data.get("clients", {})
+    if not isinstance(tables, dict):
+        raise _damaged(path, "clients", "a table of clients")
     clients: dict[str, LockedClient] = {}
-    for client_id, entry in data.get("clients", {}).items():
-        try:
-            clients[client_id] = LockedClient(
-                organization=entry["organization"],
-                digest=entry["digest"],
-                flags=entry.get("flags", {}),
-                flag_sources=entry.get("flag_sources", {}),
-                files=entry.get("files", {}),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"{path}: [clients.{client_id}] is incomplete ({exc}); run `nudge-build fetch`",
-                file=str(path),
-            ) from exc
+    for client_id, entry in tables.items():
+        clients[client_id] = _locked_client(path, client_id, entry)
     return Lock(clients)
+
+
+# Each key of a client's entry and the type its values must have; a hand-edited or merged
+# lockfile that breaks them is a clear error (exit 2), never a crash deeper in.
+_ENTRY_TYPES: dict[str, tuple[type, type | None]] = {
+    "organization": (dict, None),
+    "digest": (str, None),
+    "flags": (dict, bool),
+    "flag_sources": (dict, str),
+    "files": (dict, str),
+}
+
+
+def _locked_client(path: Path, client_id: str, entry: object) -> LockedClient:
+    where = f"clients.{client_id}"
+    if not isinstance(entry, dict):
+        raise _damaged(path, where, "a table")
+    values: dict[str, Any] = {}
+    for key, (kind, item_kind) in _ENTRY_TYPES.items():
+        if key not in entry:
+            if key in ("organization", "digest"):
+                raise _damaged(path, f"{where}.{key}", "a value (the entry is incomplete)")
+            values[key] = {}
+            continue
+        value = entry[key]
+        ok = isinstance(value, kind) and (
+            item_kind is None
+            or (isinstance(value, dict) and all(isinstance(v, item_kind) for v in value.values()))
+        )
+        if not ok:
+            expected = "a string" if kind is str else "a table"
+            if item_kind is not None:
+                expected += f" of {'true/false' if item_kind is bool else 'strings'}"
+            raise _damaged(path, f"{where}.{key}", expected)
+        values[key] = value
+    return LockedClient(**values)
+
+
+def _damaged(path: Path, key: str, expected: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: [{key}]: expected {expected}; restore the lockfile from version control or "
+        "delete it and run `nudge-build fetch`",
+        file=str(path),
+    )
 
 
 def dump_lock(lock: Lock) -> bytes:

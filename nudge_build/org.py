@@ -87,6 +87,7 @@ def parse_organization(payload: object, *, client: str) -> Organization:
             f"client {client}: response is a JSON {_kind(payload)}, expected an object"
         )
     snapshot = _drop_nulls(payload)
+    _check_text(snapshot, "", client)
     for path, kind, required in _FIELDS:
         present, value = _lookup(snapshot, path)
         if not present:
@@ -120,6 +121,27 @@ def parse_organization(payload: object, *, client: str) -> Organization:
         snapshot=snapshot,
         digest=organization_digest(snapshot),
     )
+
+
+def _check_text(value: Any, path: str, client: str) -> None:
+    """JSON can carry lone surrogates (``"\\ud800"``); no file we write can, nor can the digest."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            _check_text(key, where, client)
+            _check_text(item, where, client)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}[{index}]", client)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(value[exc.start])
+            raise OrganizationError(
+                f"client {client}: organization field {path}: contains U+{code:04X}, a lone "
+                "surrogate, which is not text"
+            ) from None
 
 
 def organization_digest(snapshot: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ back with its format's reader before anything is written.
 
 from __future__ import annotations
 
+import contextvars
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from nudge_build import formats
 from nudge_build.errors import RenderError
 from nudge_build.org import Sourced
 
-# The target's format reaches ``finalize`` through the render context under this name.
-FORMAT_VARIABLE = "_nudge_format"
+# The format of the file being rendered. Not a template variable: a macro from an
+# `{% import %}`ed template runs without the caller's context and would lose it, and its values
+# would then go out unencoded.
+_current_format: contextvars.ContextVar[str] = contextvars.ContextVar("nudge_format")
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,14 @@ class _ValueRefused(Exception):
         self.message = message
 
 
-@pass_context
-def _finalize(context: jinja2.runtime.Context, value: object) -> object:
+def _finalize(value: object) -> object:
     # Markup is already in the output's syntax: macro output, |safe, |tojson.
     if isinstance(value, Markup):
         return value
     if isinstance(value, jinja2.Undefined):
         # finalize sees the Undefined before Jinja stringifies it: raise its own error.
         value._fail_with_undefined_error()
-    fmt = context.get(FORMAT_VARIABLE, "text")
+    fmt = _current_format.get()
     try:
         return Markup(formats.encode(fmt, value))
     except formats.ValueRefused as exc:
@@ -87,7 +89,11 @@ def render_client(
         fmt = formats.format_for(target.path)
         template = load_template(env, target.template)
         try:
-            text = template.render({**context, FORMAT_VARIABLE: fmt})
+            token = _current_format.set(fmt)
+            try:
+                text = template.render(context)
+            finally:
+                _current_format.reset(token)
         except _ValueRefused as exc:
             raise _located(exc, template, f"client {client}: {exc.message} in {fmt}") from None
         except jinja2.TemplateError as exc:

@@ -55,7 +55,8 @@ def set_templates(dirs: list[Path], set_name: str) -> list[str]:
         base = directory / set_name
         if base.is_dir():
             for path in base.rglob(f"*{TEMPLATE_SUFFIX}"):
-                if path.is_file():
+                # `_name.j2` is a partial (macros, includes): used by templates, never a target.
+                if path.is_file() and not path.name.startswith("_"):
                     names.add(path.relative_to(directory).as_posix())
     return sorted(names)
 

@@ -264,3 +264,55 @@ def test_non_bool_flag_expression_is_an_error_naming_client_flag_and_value(tmp_p
         "client summit-cu: flag location: expression 'org.features.geofenceCount' gave 0 (int)"
         in result.stderr
     )
+
+
+def test_lone_surrogate_in_one_answer_fails_only_that_client(project, api):
+    from nudge_build.sandbox import Answer
+
+    env = project_env()
+    assert cli(project, "build", env=env).exit_code == 0
+    lock_before = (project.parent / "nudge-build.lock").read_bytes()
+    harbor = project.parent / "build/nudge/harbor-bank/ios/NudgeInfo.plist"
+    harbor_before = harbor.read_bytes()
+    body = (
+        '{"organizationId": "o", "name": "Bad \\ud800", "features": {"locationBasedNudges": true}}'
+    )
+    api.script("sbx-harbor-bank", [Answer.malformed(body)])
+    result = cli(project, "build", env=env)
+    assert result.exit_code == 3, result.output
+    assert "client harbor-bank: organization field name: contains U+D800" in result.stderr
+    assert "4 of 5 clients built" in result.stdout
+    assert harbor.read_bytes() == harbor_before
+    lock_after = (project.parent / "nudge-build.lock").read_bytes()
+    assert lock_after == lock_before  # the others were unchanged, harbor-bank's entry kept
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda t: "version = 1\nclients = 1\n", "[clients]: expected a table of clients"),
+        (
+            lambda t: t.replace(
+                "[clients.harbor-bank.files]\n", "[clients.harbor-bank.x]\n", 1
+            ).replace("[clients.harbor-bank]\n", "[clients.harbor-bank]\nfiles = 3\n", 1),
+            "[clients.harbor-bank.files]: expected a table of strings",
+        ),
+        (
+            lambda t: t.replace(
+                "[clients.harbor-bank.flags]\nlocation = true",
+                "[clients.harbor-bank.flags]\nlocation = 1",
+                1,
+            ),
+            "[clients.harbor-bank.flags]: expected a table of true/false",
+        ),
+    ],
+)
+def test_damaged_lockfile_is_a_clear_config_error(project, damage, message):
+    assert cli(project, "build", env=project_env()).exit_code == 0
+    lockfile = project.parent / "nudge-build.lock"
+    lockfile.write_text(damage(lockfile.read_text()))
+    for command in ("render", "check"):
+        result = cli(project, command)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert "internal error" not in result.stderr

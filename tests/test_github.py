@@ -393,7 +393,7 @@ def test_config_error_is_annotated_at_its_file_and_line(tmp_path):
     assert "invalid TOML" in unescape_data(data)
 
 
-def test_config_error_without_a_line_is_annotated_at_its_file(tmp_path):
+def test_config_error_is_annotated_at_its_file_and_line(tmp_path):
     config = tmp_path / "nudge-build.toml"
     config.write_text(
         '[api]\nbase_url = "http://127.0.0.1:1"\n[clients.Not_A_Slug]\napi_key = "k"\n'
@@ -401,7 +401,7 @@ def test_config_error_without_a_line_is_annotated_at_its_file(tmp_path):
     result = cli(config, "build", env=github_env(tmp_path))
     assert result.exit_code == 2
     errors = [c for c in workflow_commands(result.stdout) if c[0] == "error"]
-    assert [e[1] for e in errors] == ["file=nudge-build.toml"]
+    assert [e[1] for e in errors] == ["file=nudge-build.toml,line=3"]  # the client's header
     assert "Not_A_Slug" in errors[0][2]
 
 

@@ -89,3 +89,13 @@ def test_digest_is_stable_and_order_independent():
     b = parse(BASE)
     assert a.digest == b.digest
     assert a.digest.startswith("sha256:")
+
+
+def test_lone_surrogate_names_the_field():
+    payload = {**BASE, "messaging": {"backgroundNotificationText": "ok \ud800 no"}}
+    with pytest.raises(OrganizationError) as info:
+        parse(payload)
+    assert str(info.value) == (
+        "client acme: organization field messaging.backgroundNotificationText: "
+        "contains U+D800, a lone surrogate, which is not text"
+    )

@@ -105,3 +105,31 @@ def test_xcconfig_refuses_or_escapes_but_never_truncates(tmp_path, bad):
         assert result.exit_code == 4
         assert "client hostile: org.organizationId" in result.stderr
         assert not (tmp_path / "build").exists()
+
+
+def test_macro_from_an_imported_template_still_encodes_for_the_target(tmp_path):
+    """An `{% import %}`ed template runs without the caller's context; escaping must still hold.
+
+    The macros sit in a `_partial.j2`, which is used by templates but is not a target itself.
+    """
+    from nudge_build.formats import read_properties
+
+    name = "A = b\nc # //x $(y)"
+    with serve(name) as api:
+        config = custom_project(
+            tmp_path,
+            api.base_url,
+            '{% import "custom/_macros.j2" as m %}{{ m.kv("name", org.name) }}\n',
+        )
+        (tmp_path / "tpl" / "custom" / "_macros.j2").write_text(
+            "{% macro kv(k, v) %}{{ k }}={{ v }}{% endmacro %}"
+        )
+        result = cli(config, "build", env=ENV)
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "build/nudge/hostile/custom/x.properties").read_text()
+    assert read_properties(written) == {"name": name}
+    assert sorted(p.name for p in written_dir(tmp_path)) == ["x.properties"]
+
+
+def written_dir(tmp_path):
+    return (tmp_path / "build/nudge/hostile/custom").iterdir()
