@@ -393,7 +393,7 @@ def test_config_error_is_annotated_at_its_file_and_line(tmp_path):
     assert "invalid TOML" in unescape_data(data)
 
 
-def test_config_error_is_annotated_at_its_file_and_line(tmp_path):
+def test_config_key_error_is_annotated_at_the_line_of_its_table(tmp_path):
     config = tmp_path / "nudge-build.toml"
     config.write_text(
         '[api]\nbase_url = "http://127.0.0.1:1"\n[clients.Not_A_Slug]\napi_key = "k"\n'
