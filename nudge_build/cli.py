@@ -94,10 +94,9 @@ def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool, no_c
         configure_logging(verbose, quiet)
         if no_color:
             ctx.color = False
-        # Checked before importing github.py, which every command outside Actions can skip.
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            from nudge_build import github
+        from nudge_build import github
 
+        if github.active(os.environ):
             # From here on, every secret is masked the moment the run learns it.
             ctx.with_resource(github.masking())
 

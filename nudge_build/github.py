@@ -304,7 +304,7 @@ def build_summary_markdown(
     report: RunReport, command: str, files: Sequence[str], *, root: Path
 ) -> str:
     title = f"## nudge-build {command}" + (" (dry run)" if report.dry_run else "")
-    lines = [title, "", f"{_built(report)} of {len(report.clients)} clients {_done(report)}.", ""]
+    lines = [title, "", f"{report.built} of {len(report.clients)} clients {_done(report)}.", ""]
     if report.flags:
         lines += _flags_table(report)
     verb = "Files that would change" if report.dry_run else "Files changed"
@@ -321,15 +321,6 @@ def build_summary_markdown(
         removed = ", ".join(f"`{c}`" for c in report.removed_clients)
         lines += ["", f"Clients no longer configured: {removed}"]
     return "\n".join(lines) + "\n"
-
-
-def _built(report: RunReport) -> int:
-    selected, failed = set(report.clients), {f.client for f in report.failures}
-    return sum(
-        1
-        for p in report.plans
-        if p.client in selected and not p.conflicts and p.client not in failed
-    )
 
 
 def _done(report: RunReport) -> str:
