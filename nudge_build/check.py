@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from nudge_build.pipeline import (
     orgs_from_lock,
     render_all,
 )
+from nudge_build.report import unified_diff
 from nudge_build.write import read_target
 
 DriftKind = Literal["changed", "missing", "stale", "lock"]
@@ -70,7 +70,7 @@ def run_check(
             if old is None:
                 report.drifts.append(Drift(client_id, "missing", relative))
             elif old != new:
-                diff = _diff(relative, old, new)
+                diff = unified_diff(relative, old, new)
                 report.drifts.append(Drift(client_id, "changed", relative, diff))
         recorded = entry.files if entry is not None else {}
         for relative in sorted(set(recorded) - set(files)):
@@ -97,12 +97,3 @@ def run_check(
             if read_target(root, relative) is not None:
                 report.drifts.append(Drift(client_id, "stale", relative))
     return report
-
-
-def _diff(relative: str, old: bytes, new: bytes) -> str:
-    old_lines = old.decode("utf-8", errors="replace").splitlines(keepends=True)
-    new_lines = new.decode("utf-8", errors="replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(old_lines, new_lines, f"a/{relative}", f"b/{relative}")
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )

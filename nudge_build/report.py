@@ -6,6 +6,7 @@ whatever text an exception or a server put in front of us.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import sys
@@ -134,7 +135,6 @@ def build_summary(report: Any) -> list[str]:
 
 
 def dry_run_lines(report: Any, with_diff: bool) -> list[str]:
-    import difflib
 
     lines = []
     for plan in report.done:  # a client with hand edits is left alone: its warning says so
@@ -143,8 +143,16 @@ def dry_run_lines(report: Any, with_diff: bool) -> list[str]:
                 continue
             lines.append(f"would {change.action} {change.path}")
             if with_diff and change.action == "update":
-                old = change.old.decode("utf-8", "replace").splitlines(keepends=True)
-                new = change.new.decode("utf-8", "replace").splitlines(keepends=True)
-                diff = difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")
-                lines.append("".join(diff).rstrip("\n"))
+                assert change.old is not None and change.new is not None
+                lines.append(unified_diff(change.path, change.old, change.new).rstrip("\n"))
     return lines
+
+
+def unified_diff(relative: str, old: bytes, new: bytes) -> str:
+    """A git-style diff of one file; a last line without a newline is marked, not fused."""
+    old_lines = old.decode("utf-8", errors="replace").splitlines(keepends=True)
+    new_lines = new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(old_lines, new_lines, f"a/{relative}", f"b/{relative}")
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
