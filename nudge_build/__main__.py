@@ -1,3 +1,3 @@
-from nudge_build.cli import main
+from nudge_build.cli import run
 
-main()
+run()

@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -28,8 +29,10 @@ from nudge_build import __version__
 from nudge_build.config import ApiConfig
 from nudge_build.credentials import Credentials
 from nudge_build.errors import ApiError
+from nudge_build.heap import frozen_heap
 from nudge_build.org import Organization, OrganizationError, parse_organization
 from nudge_build.secret import Secret, register
+from nudge_build.transport import PoolTransport
 
 log = logging.getLogger("nudge_build.api")
 
@@ -158,20 +161,23 @@ class NudgeApi:
         self.settings = settings
         self._credentials = credentials
         self._deadline_at = time.monotonic() + settings.deadline
+        # One spare connection for the token endpoint while every slot is busy.
+        connections = settings.concurrency + 1
+        if transport is None and not _proxy_in_environment():
+            transport = PoolTransport(max_connections=connections)
         self._client = httpx.AsyncClient(
             base_url=settings.base_url,
             timeout=httpx.Timeout(settings.timeout),
-            limits=httpx.Limits(
-                # One spare connection for the token endpoint while every slot is busy.
-                max_connections=settings.concurrency + 1,
-                max_keepalive_connections=settings.concurrency + 1,
-            ),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             headers={"User-Agent": f"nudge-build/{__version__}"},
             transport=transport,
             follow_redirects=False,
         )
         self.auth = TokenAuth(self._fetch_token, on_token)
         self._slots = asyncio.Semaphore(settings.concurrency)
+        # Joined with base_url once: httpx would parse and join a relative path per request.
+        self._token_url = self._client.build_request("POST", "/oauth2/token").url
+        self._org_url = self._client.build_request("POST", "/GetOrganization").url
 
     async def __aenter__(self) -> NudgeApi:
         return self
@@ -202,7 +208,7 @@ class NudgeApi:
 
         async def send() -> httpx.Response:
             return await self._client.post(
-                "/oauth2/token", data=data, auth=auth or httpx.USE_CLIENT_DEFAULT
+                self._token_url, data=data, auth=auth or httpx.USE_CLIENT_DEFAULT
             )
 
         requested = time.monotonic()
@@ -260,7 +266,7 @@ class NudgeApi:
         what = f"client {client}: GetOrganization"
 
         async def send() -> httpx.Response:
-            return await self._client.post("/GetOrganization", json={"apiKey": key}, auth=self.auth)
+            return await self._client.post(self._org_url, json={"apiKey": key}, auth=self.auth)
 
         try:
             response = await self._with_retries(send, what=what, authorized=True)
@@ -430,6 +436,15 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _proxy_in_environment() -> bool:
+    """Whether HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (any case) is set.
+
+    PoolTransport does not speak to proxies, so then httpx's own transport serves the run: it
+    reads those variables and NO_PROXY as it always has. (httpx ignores them once it is given a
+    transport, so a proxy would otherwise be bypassed without a word.)"""
+    return any(scheme in getproxies() for scheme in ("http", "https", "all"))
+
+
 def _host(base_url: str | None) -> str:
     parts = urlsplit(base_url or "")
     # Never the userinfo part of a URL: it may hold credentials.
@@ -466,4 +481,5 @@ def fetch_organizations(
         async with NudgeApi(settings, credentials, on_token=on_token) as api:
             return await api.fetch_many(keys, progress)
 
-    return asyncio.run(run())
+    with frozen_heap():
+        return asyncio.run(run())

@@ -114,10 +114,12 @@ _secret_file_option = click.option(
 )
 
 
-def _job(state: _State, clients: Sequence[str], shard: str | None = None) -> Job:
+def _job(
+    state: _State, clients: Sequence[str], shard: str | None = None, *, render: bool = True
+) -> Job:
     from nudge_build.pipeline import prepare
 
-    return prepare(state.load(), clients, shard)
+    return prepare(state.load(), clients, shard, render=render)
 
 
 def _network_hooks(state: _State, total: int, label: str) -> dict[str, Any]:
@@ -233,7 +235,7 @@ def fetch(
     """Call GetOrganization for each client and update the lockfile."""
     from nudge_build.pipeline import run_fetch
 
-    job = _job(state, clients, shard)
+    job = _job(state, clients, shard, render=False)
     hooks = _network_hooks(state, len(job.selected), "fetched")
     report = run_fetch(job, os.environ, secret_file=client_secret_file, **hooks)
     _print_failures(report.failures)
@@ -261,7 +263,7 @@ def flags_command(
     from nudge_build.pipeline import derive_flags, fetch_live, orgs_from_lock
     from nudge_build.report import flags_json, flags_table
 
-    job = _job(state, clients)
+    job = _job(state, clients, render=False)
     failures: list[Any] = []
     if live:
         hooks = _network_hooks(state, len(job.selected), "fetched")
@@ -497,3 +499,15 @@ def _optional_config(state: _State) -> Config | None:
         if not path.exists():
             return None
     return state.load()
+
+
+def run() -> None:
+    """The ``nudge-build`` command and ``python -m nudge_build``: ``main`` for this process.
+
+    Tests call ``main`` instead, in-process: this adds only what suits a process about to end."""
+    from nudge_build.heap import skip_final_collection
+
+    try:
+        main()
+    finally:
+        skip_final_collection()

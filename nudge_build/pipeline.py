@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jinja2 import Environment
-
 from nudge_build.config import ClientConfig, Config
 from nudge_build.context import build_context
 from nudge_build.credentials import resolve_api_keys, resolve_credentials
@@ -24,7 +22,6 @@ from nudge_build.flags import FlagRules, Flags, compile_rules, derive
 from nudge_build.journal import Journal
 from nudge_build.lock import Lock, LockedClient, dump_lock, locked_flags, read_lock
 from nudge_build.org import Organization, parse_organization
-from nudge_build.render import RenderTarget, load_template, make_environment, render_client
 from nudge_build.targets import TargetSpec, discover_targets, expand_target, search_dirs
 from nudge_build.write import (
     Action,
@@ -36,9 +33,12 @@ from nudge_build.write import (
     write_file_atomically,
 )
 
-# The API module is imported where it is used, so that `render` and `check`, which never touch
-# the network, do not pay for importing httpx and asyncio.
+# The API and render modules are imported where they are used, so that `render` and `check`,
+# which never touch the network, do not pay for importing httpx and asyncio, and `fetch` and
+# `flags`, which render nothing, do not pay for importing jinja2 and compiling templates.
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
     from nudge_build.api import FetchResult
 
 Progress = Callable[["FetchResult"], None]
@@ -98,26 +98,47 @@ class RunReport:
 
 
 @dataclass(frozen=True)
+class Templates:
+    """The Jinja environment and the files it renders for each client."""
+
+    env: Environment
+    targets: tuple[TargetSpec, ...]
+
+
+@dataclass(frozen=True)
 class Job:
     """Everything a run needs that does not depend on the network, checked up front."""
 
     config: Config
     selected: tuple[ClientConfig, ...]
-    env: Environment
-    targets: tuple[TargetSpec, ...]
     rules: FlagRules
     lock: Lock
+    templates: Templates | None  # None for a job that renders nothing (``fetch``, ``flags``)
 
 
-def prepare(config: Config, names: Sequence[str] = (), shard: str | None = None) -> Job:
+def prepare(
+    config: Config,
+    names: Sequence[str] = (),
+    shard: str | None = None,
+    *,
+    render: bool = True,
+) -> Job:
     selected = select_clients(config, names, shard)
+    templates = load_templates(config) if render else None
+    rules = compile_rules(config.flag_rules, config_path=str(config.path))
+    return Job(config, selected, rules, read_lock(config.output.lockfile), templates)
+
+
+def load_templates(config: Config) -> Templates:
+    """Every target's template, compiled: syntax errors surface now, before any request."""
+    from nudge_build.render import load_template, make_environment
+
     dirs = search_dirs(config)
     targets = discover_targets(config, dirs)
     env = make_environment(dirs)
-    for spec in targets:  # syntax errors surface now, before any request or write
+    for spec in targets:
         load_template(env, spec.template)
-    rules = compile_rules(config.flag_rules, config_path=str(config.path))
-    return Job(config, selected, env, targets, rules, read_lock(config.output.lockfile))
+    return Templates(env, targets)
 
 
 def select_clients(
@@ -219,17 +240,20 @@ def render_all(
     job: Job, orgs: Mapping[str, Organization], flags: Mapping[str, Flags]
 ) -> dict[str, dict[str, bytes]]:
     """Every client's files in memory; any render error stops the run before a write."""
+    from nudge_build.render import RenderTarget, render_client
+
+    if job.templates is None:
+        raise ValueError("this job was prepared with render=False")
+    env, specs = job.templates.env, job.templates.targets
     rendered: dict[str, dict[str, bytes]] = {}
     errors: list[RenderError] = []
     for client in job.selected:
         if client.id not in orgs:
             continue
-        targets = [
-            RenderTarget(spec.template, expand_target(spec.path, client.id)) for spec in job.targets
-        ]
+        targets = [RenderTarget(s.template, expand_target(s.path, client.id)) for s in specs]
         context = build_context(client, orgs[client.id], flags[client.id])
         try:
-            rendered[client.id] = render_client(job.env, targets, context, client=client.id)
+            rendered[client.id] = render_client(env, targets, context, client=client.id)
         except RenderError as exc:
             errors.append(exc)
     if errors:
@@ -317,7 +341,7 @@ def run_fetch(
         job, environ, secret_file=secret_file, on_token=on_token, progress=progress
     )
     report.flags = derive_flags(job, orgs)
-    clean_temporaries(job.config.output.root, job.config.output.lockfile)
+    clean_temporaries(None, job.config.output.lockfile)  # the output tree is build's to clean
     entries = dict(job.lock.clients)
     for client_id, org in orgs.items():
         old = entries.get(client_id)

@@ -297,14 +297,16 @@ def write_file_atomically(path: Path, data: bytes) -> bool:
     return True
 
 
-def clean_temporaries(root: Path, lockfile: Path | None = None) -> list[Path]:
+def clean_temporaries(root: Path | None, lockfile: Path | None = None) -> list[Path]:
     """Delete the temporary files a killed run left: under ``root``, and the lockfile's own.
 
     Only names of the exact shape nudge-build gives its temporaries are touched, symlinks never,
-    and nothing outside ``root`` but the temporaries of the lockfile and its journal.
+    and nothing outside ``root`` but the temporaries of the lockfile and its journal. A run
+    that writes only the lockfile passes no ``root``: walking the output tree would cost it
+    more than its own work (tens of ms for 2,500 files, more with a cold disk cache).
     """
     found: list[Path] = []
-    if root.is_dir():
+    if root is not None and root.is_dir():
         for dirpath, _dirnames, filenames in os.walk(root):  # does not follow symlinks
             found += [Path(dirpath) / n for n in filenames if _TEMP_NAME.fullmatch(n)]
     if lockfile is not None and lockfile.parent.is_dir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -10,7 +11,10 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nudge_build.heap import frozen_heap
 from nudge_build.lock import HEADER, LOCK_VERSION, Lock, LockedClient, dump_lock, lock_table
+from nudge_build.sandbox import Sandbox
+from tests.helpers import CLIENT_ID, CLIENT_SECRET, cli, project_env, write_project
 
 PROBE = """
 import sys
@@ -37,6 +41,27 @@ def test_the_offline_stages_do_not_import_httpx():
     code = "import sys, nudge_build.pipeline, nudge_build.check; print('httpx' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_frozen_heap_is_handed_back_even_when_nested_or_failing():
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), frozen_heap():
+        assert gc.get_freeze_count() > 0
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() > 0  # the inner block left the outer freeze alone
+        raise RuntimeError
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_fetch_in_process_leaves_nothing_frozen(tmp_path):
+    # Tests and library callers run many fetches in one process: frozen objects are never
+    # collected, so a fetch must hand back what it froze.
+    with Sandbox(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as api:
+        config = write_project(tmp_path, api.base_url)
+        result = cli(config, "fetch", env=project_env())
+    assert result.exit_code == 0, result.output
+    assert gc.get_freeze_count() == 0
 
 
 def one_dump(lock: Lock) -> bytes:

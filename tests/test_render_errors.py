@@ -44,6 +44,17 @@ def test_template_syntax_error_names_file_and_line_exit_4(tmp_path):
     assert sorted(tree(tmp_path)) == ["nudge-build.toml", "tpl/custom/x.properties.j2"]
 
 
+def test_fetch_renders_nothing_so_a_template_syntax_error_does_not_stop_it(tmp_path):
+    with serve("Bank") as api:
+        config = custom_project(tmp_path, api.base_url, "a={{ org.name }}\nb={% if %}\n")
+        fetched = cli(config, "fetch", env=ENV)
+    assert fetched.exit_code == 0, fetched.output
+    assert api.stats.org_requests == {"key-hostile": 1}
+    rendered = cli(config, "render", env=ENV)
+    assert rendered.exit_code == 4
+    assert "tpl/custom/x.properties.j2:2: template syntax error" in rendered.stderr
+
+
 def test_undefined_variable_names_file_and_line_exit_4(tmp_path):
     with serve("Bank") as api:
         config = custom_project(tmp_path, api.base_url, "a=1\nb=2\nc={{ org.nope }}\n")

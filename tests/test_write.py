@@ -546,6 +546,21 @@ def test_only_temporaries_of_our_own_shape_are_cleaned_up(tmp_path, api):
     assert (ios / ".dangling.0123456789ab.nudge-tmp").is_symlink()
 
 
+def test_fetch_cleans_only_the_lockfiles_temporaries(tmp_path, api):
+    # fetch writes only the lockfile; the output tree's leftovers are for the next build.
+    config = make_project(tmp_path, api, clients=("prairie-fcu",))
+    assert render(config).exit_code == 0
+    in_tree = out_dir(config) / "prairie-fcu" / "ios" / ".NudgeInfo.plist.0123456789ab.nudge-tmp"
+    of_lock = tmp_path / ".nudge-build.lock.00112233aabb.nudge-tmp"
+    for path in (in_tree, of_lock):
+        path.write_text("x")
+    fetched = cli(config, "fetch", env=project_env())
+    assert fetched.exit_code == 0, fetched.output
+    assert in_tree.exists() and not of_lock.exists()
+    assert render(config).exit_code == 0
+    assert not in_tree.exists()
+
+
 def test_clean_temporaries_on_a_missing_root_does_nothing(tmp_path):
     assert clean_temporaries(tmp_path / "missing", tmp_path / "missing" / "x.lock") == []
 
