@@ -54,7 +54,7 @@ NUDGE = (sys.executable, "-m", "nudge_build")
 HEAVY_MODULES = ("httpx", "jinja2")
 # A fetch's fixed cost: the CLI run on a project without clients, its HTTP client imported too
 # (a fetch without clients never gets as far as importing it).
-STARTUP = "import sys, nudge_build.api; from nudge_build.cli import main; main(sys.argv[1:])"
+STARTUP = "import nudge_build.api; from nudge_build.cli import run; run()"
 # What --version/--help leave imported, without importing anything to find out.
 IMPORT_PROBE = """
 import sys
@@ -240,19 +240,21 @@ def sandbox_stats(base_url: str) -> dict[str, Any]:
     return stats
 
 
+def access_token(http: httpx.Client) -> str:
+    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID}
+    form["client_secret"] = CLIENT_SECRET
+    answer = http.post("/oauth2/token", data=form)
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
 def sequential_seconds(base_url: str, clients: int, sample: int) -> tuple[float, int]:
     """One token, then GetOrganization one after another on one connection: the time for
     ``clients`` requests, timed over the first ``sample`` of them; and how many were timed."""
     count = min(clients, sample)
     with httpx.Client(base_url=base_url) as http:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        }
-        answer = http.post("/oauth2/token", data=form)
-        answer.raise_for_status()
-        headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        headers = {"Authorization": f"Bearer {access_token(http)}"}
         start = time.perf_counter()
         for number in range(1, count + 1):
             reply = http.post("/GetOrganization", json={"apiKey": api_key(number)}, headers=headers)
@@ -261,6 +263,45 @@ def sequential_seconds(base_url: str, clients: int, sample: int) -> tuple[float,
         elapsed = time.perf_counter() - start
     sandbox_stats(base_url)  # so that the runs that follow count only their own requests
     return elapsed * clients / count, count
+
+
+def raw_seconds(base_url: str, clients: int, concurrency: int) -> float:
+    """What this machine and sandbox allow: GetOrganization for every client over
+    ``concurrency`` keep-alive connections written to by hand, no HTTP library, one token.
+
+    For context beside the fetch: the part of a fetch's time above this is the HTTP stack's and
+    nudge-build's, not the sandbox's or the machine's."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    with httpx.Client(base_url=base_url) as http:
+        token = access_token(http)
+    head = f"POST /GetOrganization HTTP/1.1\r\nHost: {host}:{port}\r\n"
+    head += f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+
+    async def worker(numbers: list[int]) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        while numbers:
+            body = json.dumps({"apiKey": api_key(numbers.pop())}).encode()
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            answer = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", answer)
+            if not answer.startswith(b"HTTP/1.1 200") or length is None:
+                raise BenchError(f"raw client: unexpected answer {answer[:40]!r}")
+            json.loads(await reader.readexactly(int(length.group(1))))
+        writer.close()
+
+    async def run() -> float:
+        numbers = list(range(clients, 0, -1))
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(numbers) for _ in range(concurrency)))
+        return time.perf_counter() - start
+
+    elapsed = asyncio.run(run())
+    sandbox_stats(base_url)  # so that the runs that follow count only their own requests
+    return elapsed
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -287,6 +328,7 @@ class Figures:
     clients: int
     files_per_client: int = 0
     sequential: float = 0.0
+    raw: float = 0.0
     sequential_timed: int = 0
     startup: list[float] = field(default_factory=list)
     fetch: list[Run] = field(default_factory=list)
@@ -348,6 +390,9 @@ class Bench:
 
         say(f"sequential baseline ({min(n, s.sequential_sample)} requests)")
         f.sequential, f.sequential_timed = sequential_seconds(self.base_url, n, s.sequential_sample)
+
+        say(f"raw asyncio client ({n} requests, {s.concurrency} connections)")
+        f.raw = min(raw_seconds(self.base_url, n, s.concurrency) for _ in range(s.repeat))
 
         say("start-up: a fetch with no clients")
         empty = self.project.write(self.work / "empty", 0)
@@ -457,6 +502,14 @@ def rows(f: Figures, s: Settings) -> list[Row]:
             f"{fetch / (s.floor + startup):.2f}×",
             "≤ 1.5×",
             fetch <= 1.5 * (s.floor + startup),
+        ),
+        Row(
+            "fetch, raw asyncio client",
+            seconds(f.raw),
+            f"N×L/C {seconds(s.floor)}",
+            f"{f.raw / s.floor:.2f}×",
+            "—",
+            None,
         ),
         Row(
             "fetch, client CPU time",

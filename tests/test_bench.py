@@ -10,6 +10,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
 ROWS = (
     "fetch vs sequential",
     "fetch vs floor",
+    "fetch, raw asyncio client",
     "fetch, client CPU time",
     "render (from the lock)",
     "full build",
