@@ -15,25 +15,21 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_depth = 0
-
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Within the block, collections skip every object that existed when it began.
 
-    Nested blocks share the outer freeze, so an inner block does not unfreeze the outer one's
-    objects on its way out."""
-    global _depth
-    if _depth == 0:
-        gc.freeze()
-    _depth += 1
+    If anything is frozen already (an outer block, or a program that embeds nudge-build and
+    froze its own heap), the block leaves the freeze as it found it."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
     try:
         yield
     finally:
-        _depth -= 1
-        if _depth == 0:
-            gc.unfreeze()
+        gc.unfreeze()
 
 
 def skip_final_collection() -> None:

@@ -27,6 +27,8 @@ import httpx
 # nudge-build runs asyncio only, and importing trio is ~50 ms, a quarter of a fetch's start-up.
 # While httpcore is imported, trio (if nothing has imported it yet) is marked as absent: httpcore
 # then takes it for not installed, and the mark is removed again so that trio stays importable.
+# The cost: httpx in this process cannot run under trio. (With httpx 0.27, which imports httpcore
+# itself, httpcore is already imported here and this changes nothing.)
 _HIDE_TRIO = "trio" not in sys.modules
 if _HIDE_TRIO:
     sys.modules["trio"] = None  # type: ignore[assignment]
@@ -80,7 +82,8 @@ class PoolTransport(httpx.AsyncBaseTransport):
             raise ValueError("max_connections must be at least 1")
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
-        self._slots = asyncio.Semaphore(max_connections)
+        # Bounded: a slot given back twice would raise rather than quietly raise the limit.
+        self._slots = asyncio.BoundedSemaphore(max_connections)
         # Keyed by (scheme, host, port): httpcore.Origin is not hashable.
         self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
         self._ssl_context: ssl.SSLContext | None = None
@@ -92,6 +95,8 @@ class PoolTransport(httpx.AsyncBaseTransport):
         if not isinstance(request.stream, httpx.AsyncByteStream):
             raise TypeError("PoolTransport sends async request bodies only")
         url = request.url
+        if url.scheme not in ("http", "https") or not url.host:
+            raise httpx.UnsupportedProtocol(f"cannot send a request to {url.scheme}://{url.host}")
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(

@@ -54,6 +54,17 @@ def test_a_frozen_heap_is_handed_back_even_when_nested_or_failing():
     assert gc.get_freeze_count() == 0
 
 
+def test_a_frozen_heap_leaves_a_freeze_it_did_not_make():
+    gc.freeze()  # as a program embedding nudge-build might
+    try:
+        frozen = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_a_fetch_in_process_leaves_nothing_frozen(tmp_path):
     # Tests and library callers run many fetches in one process: frozen objects are never
     # collected, so a fetch must hand back what it froze.

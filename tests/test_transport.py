@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -23,8 +24,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from nudge_build.api import NudgeApi
 from nudge_build.cli import main
+from nudge_build.config import ApiConfig
+from nudge_build.credentials import Credentials
 from nudge_build.sandbox import Sandbox
+from nudge_build.secret import Secret
 from nudge_build.transport import PoolTransport
 from tests.helpers import CLIENT_ID, CLIENT_SECRET, project_env, write_project
 
@@ -48,6 +53,8 @@ class Server:
     /close  answers with ``Connection: close``, then closes
     /drop   closes without answering
     /later  answers, then closes the (idle, kept-alive) connection a moment later
+    /short  promises 100 bytes of body, sends 10, then closes
+    /part   promises 100 bytes of body, sends 10, then waits (and notices the client's close)
     """
 
     url: str = ""
@@ -93,6 +100,14 @@ class Server:
             return False
         if path == "/slow":
             await asyncio.sleep(self.delay)
+        if path in ("/short", "/part"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+            await writer.drain()
+            if path == "/part":
+                with contextlib.suppress(ConnectionError):
+                    await reader.read()
+                conn.closed_by_client = True
+            return False
         body = json.dumps({"connection": conn.number, "path": path}).encode()
         extra = b"Connection: close\r\n" if path == "/close" else b""
         writer.write(
@@ -189,10 +204,10 @@ def test_an_idle_connection_the_server_closed_is_replaced_without_an_error():
 
 def test_a_connection_idle_past_keepalive_expiry_is_closed_and_replaced():
     async def scenario() -> None:
-        async with serving() as server, client(server, keepalive_expiry=0.05) as http:
+        async with serving() as server, client(server, keepalive_expiry=0.5) as http:
             assert await connection_of(http) == 1
             assert await connection_of(http) == 1  # within the expiry
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.6)
             assert await connection_of(http) == 2
             await until(lambda: server.conns[0].closed_by_client)
 
@@ -223,14 +238,31 @@ def test_a_response_closed_unread_closes_its_connection_and_frees_its_slot():
 # -- failures ---------------------------------------------------------------------------------
 
 
-def test_a_cancelled_request_frees_its_slot_and_closes_its_connection():
+@pytest.mark.parametrize("path", ["/hang", "/part"])  # before its answer, halfway through its body
+def test_a_cancelled_request_frees_its_slot_and_closes_its_connection(path):
     async def scenario() -> None:
         async with serving() as server, client(server, max_connections=1) as http:
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):
-                    await http.get("/hang")
+                    async with http.stream("GET", path) as response:
+                        await response.aread()
             assert await connection_of(http) == 2  # the one slot is free again
             await until(lambda: server.conns[0].closed_by_client)
+
+    run(scenario)
+
+
+def test_a_request_cancelled_while_waiting_for_a_slot_takes_none():
+    async def scenario() -> None:
+        async with serving() as server, client(server, max_connections=1) as http:
+            async with http.stream("GET", "/") as held:
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await http.get("/")
+                await held.aread()
+            # Had the cancelled waiter kept a slot, none would be left for these.
+            answers = await asyncio.gather(*(connection_of(http) for _ in range(3)))
+            assert answers == [1, 1, 1]
 
     run(scenario)
 
@@ -264,8 +296,12 @@ def test_failures_arrive_as_httpx_errors_and_leave_the_pool_usable():
                 await http.get("/drop")
             with pytest.raises(httpx.ReadTimeout):
                 await http.get("/hang", timeout=0.1)
+            with pytest.raises(httpx.RemoteProtocolError):  # while reading the body
+                await http.get("/short")
+            with pytest.raises(httpx.UnsupportedProtocol):
+                await http.get("ftp://127.0.0.1/")
             # Each failure gave its slot back: the one connection allowed is free.
-            assert await connection_of(http) == 3
+            assert await connection_of(http) == 4
 
     run(scenario)
 
@@ -343,9 +379,44 @@ def test_a_proxy_named_in_the_environment_carries_the_fetch(tmp_path):
 # -- trio -------------------------------------------------------------------------------------
 
 
-def test_importing_the_transport_leaves_trio_importable():
-    # transport.py hides trio from httpcore while importing it; the mark must not outlive that.
-    code = "import sys, nudge_build.transport; print(sys.modules.get('trio', 'absent'))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+def test_httpcore_is_imported_without_trio_and_trio_stays_importable(tmp_path):
+    # A stand-in trio first on the path, so that the test does not depend on whether the real
+    # one is installed: importing the API module must not import it, and `import trio` must
+    # still work afterwards (the mark that hid it is gone).
+    (tmp_path / "trio").mkdir()
+    (tmp_path / "trio" / "__init__.py").write_text("STAND_IN = True\n")
+    code = (
+        "import sys, nudge_build.api\n"
+        "print('trio' in sys.modules)\n"
+        "import trio\n"
+        "print(trio.STAND_IN)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() != "None"
+    assert result.stdout.split() == ["False", "True"]
+
+
+# -- which transport a run uses ------------------------------------------------------------
+
+
+def api_settings() -> ApiConfig:
+    return ApiConfig(base_url="http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("proxy", [None, "HTTPS_PROXY", "http_proxy", "ALL_PROXY"])
+def test_a_run_uses_this_pool_unless_a_proxy_is_set(monkeypatch, proxy):
+    if proxy is not None:
+        monkeypatch.setenv(proxy, "http://127.0.0.1:3128")
+    credentials = Credentials(CLIENT_ID, Secret(CLIENT_SECRET))
+
+    async def transport_type() -> type:
+        async with NudgeApi(api_settings(), credentials) as api:
+            # Private, but the only place the choice is visible short of a proxy on the wire
+            # (test_a_proxy_named_in_the_environment_carries_the_fetch covers that side).
+            return type(api._client._transport)
+
+    used = asyncio.run(transport_type())
+    assert (used is PoolTransport) == (proxy is None)
