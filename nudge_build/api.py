@@ -437,10 +437,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _proxy_in_environment() -> bool:
-    """Whether HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (any case) is set.
+    """Whether a proxy is configured where httpx looks for one: urllib's ``getproxies()``, that
+    is HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (any case), and on macOS and Windows the system's
+    proxy settings.
 
-    PoolTransport does not speak to proxies, so then httpx's own transport serves the run: it
-    reads those variables and NO_PROXY as it always has. (httpx ignores them once it is given a
+    PoolTransport does not speak to proxies, so then httpx's own transport serves the run and
+    finds the proxy, and NO_PROXY, as it always has. (httpx ignores them once it is given a
     transport, so a proxy would otherwise be bypassed without a word.)"""
     return any(scheme in getproxies() for scheme in ("http", "https", "all"))
 
