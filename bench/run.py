@@ -241,8 +241,11 @@ def sandbox_stats(base_url: str) -> dict[str, Any]:
 
 
 def access_token(http: httpx.Client) -> str:
-    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID}
-    form["client_secret"] = CLIENT_SECRET
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     answer = http.post("/oauth2/token", data=form)
     answer.raise_for_status()
     token: str = answer.json()["access_token"]

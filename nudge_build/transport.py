@@ -106,9 +106,10 @@ class PoolTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
+        origin = core_request.url.origin
         await self._acquire(request.extensions.get("timeout", {}).get("pool"))
         try:
-            connection = await self._check_out(core_request.url.origin)
+            connection = await self._check_out(origin)
         except BaseException:
             self._slots.release()
             raise
@@ -121,7 +122,6 @@ class PoolTransport(httpx.AsyncBaseTransport):
         if not isinstance(response.stream, AsyncIterable):  # pragma: no cover
             await self._drop(connection)
             raise TypeError("httpcore gave a response without an async body")
-        origin = core_request.url.origin
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
