@@ -9,34 +9,26 @@ from nudge_build import __version__
 from nudge_build.config import ClientConfig
 from nudge_build.flags import Flags
 from nudge_build.org import Organization, Sourced
+from nudge_build.platforms import PlatformRules, rules_for
 
 
 def build_context(client: ClientConfig, org: Organization, flags: Flags) -> dict[str, Any]:
     view = org.template_view()
+    rules = rules_for(flags.as_dict())
     return {
         "client": {"id": client.id, "vars": dict(client.vars)},
         "org": view,
         "flags": flags.as_dict(),
         "texts": user_facing_texts(view),
-        "nudge": sdk_settings(flags),
+        "nudge": sdk_settings(rules),
+        "platform": rules,
         "tool": {"name": "nudge-build", "version": __version__},
     }
 
 
-def sdk_settings(flags: Flags) -> dict[str, str]:
-    """Settings every stock set derives the same way, decided once here."""
-    if flags["background_location"]:
-        mode = "background"
-    elif flags["location"]:
-        mode = "foreground"
-    else:
-        mode = "false"
-    return {
-        "location_mode": mode,
-        # nudgeGeo asks for "Always" and turns on background updates, which crashes an app
-        # without the `location` background mode: only background clients may use it.
-        "ios_sdk_version": "nudgeGeo" if flags["background_location"] else "nudgeStandard",
-    }
+def sdk_settings(rules: PlatformRules) -> dict[str, str]:
+    """Settings every stock set spells the same way, read from the platform table."""
+    return {"location_mode": rules.location_mode, "ios_sdk_version": rules.ios.sdk_version}
 
 
 def user_facing_texts(org: Mapping[str, Any]) -> dict[str, str]:
