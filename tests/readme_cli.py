@@ -1,4 +1,4 @@
-"""The README's CLI reference, generated from the commands' own --help.
+"""The CLI reference (docs/cli.md), generated from the commands' own --help.
 
 `python -m tests.readme_cli` rewrites the section between the markers; tests/test_readme.py
 fails when it is out of date, so the manual cannot drift from the code.
@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from nudge_build.cli import main
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 START = "<!-- cli-reference:start -->"
 END = "<!-- cli-reference:end -->"
 
@@ -36,7 +36,7 @@ def reference() -> str:
 
 def section(text: str) -> str:
     match = re.search(re.escape(START) + r"\n(.*?)" + re.escape(END), text, re.S)
-    assert match, "README lacks the CLI reference markers"
+    assert match, "docs/cli.md lacks the CLI reference markers"
     return match.group(1)
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import urllib.parse
 import urllib.request
@@ -177,12 +178,22 @@ def test_wheel_ships_templates_and_demo_runs_from_it(tmp_path):
     assert "nudge_build/data/demo.toml" in names
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # --ignore-installed: with the package already in the system site-packages (as after
-    # `pip install .`), pip would otherwise call the wheel satisfied and install nothing.
+    # The wheel's dependencies come from the environment running the tests, wherever that is (a
+    # venv or not): `--system-site-packages` would see the *base* interpreter's packages, which
+    # inside a venv lack them. A plain path line does not run that environment's own .pth
+    # hooks, so an editable install of nudge-build there stays invisible.
+    venv_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    (Path(venv_site) / "test-deps.pth").write_text("".join(f"{p}\n" for p in ours))
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
         check=True,
         capture_output=True,
     )

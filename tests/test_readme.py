@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from nudge_build.cli import main
 from tests.readme_cli import README, reference, section
+
+README_PAGE = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_cli_reference_matches_help():
@@ -23,6 +28,32 @@ def test_every_command_has_help(name):
 
 
 def test_readme_gives_the_two_setup_commands():
-    text = README.read_text(encoding="utf-8")
-    assert "pip install . && nudge-build demo --out /tmp/nudge-demo" in text
-    assert "pip install '.[test]' && python -m pytest" in text
+    text = README_PAGE.read_text(encoding="utf-8")
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    assert venv + "pip install . && nudge-build demo --out /tmp/nudge-demo" in text
+    assert venv + "pip install '.[test]' && python -m pytest" in text
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run is the README's test command (in a fresh venv), plus lint and type checks."""
+    script = (README_PAGE.parent / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [line for line in script.splitlines() if line and not line.startswith("#")]
+    assert "python3 -m venv .venv" in steps
+    assert ". .venv/bin/activate" in steps
+    assert any("pip install" in s and "'.[test]'" in s for s in steps)
+    assert steps[-1] == "python -m pytest -q"
+
+
+def test_readme_is_short_and_its_links_resolve():
+    text = README_PAGE.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert links
+    for link in links:
+        assert (README_PAGE.parent / link).is_file(), link
+
+
+def test_docs_links_resolve():
+    for page in sorted((README_PAGE.parent / "docs").glob("*.md")):
+        for link in re.findall(r"\]\(([^)#:]+)\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / link).exists(), f"{page.name}: {link}"
