@@ -35,6 +35,13 @@ TEMP_SUFFIX = ".nudge-tmp"
 _TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX) + r"\Z", re.DOTALL)
 Action = Literal["create", "update", "unchanged", "remove"]
 
+# Every rename that moves a file into place or a stale file aside goes through this name, and
+# tests swap it for one that fails on a chosen path. That is the only way to exercise the undo
+# paths everywhere: as root (CI containers) no permission bit stops a rename and `chattr +i`
+# needs a capability containers lack, and for a normal user a folder that refuses renames
+# refuses the staged file before them. Rollbacks use the real call, never this one.
+_rename = os.replace
+
 
 class OutputError(NudgeBuildError):
     """The output tree cannot be written (permissions, disk full, a path changed under us)."""
@@ -253,7 +260,7 @@ def apply_plan(root: Path, plan: ClientPlan) -> None:
             doing, shown = "remove", root / change.path
             aside = _temp_path(target)
             try:
-                target.rename(aside)
+                _rename(target, aside)
             except FileNotFoundError:
                 continue  # already gone: nothing to remove
             undo.set_aside.append((aside, target))
@@ -262,7 +269,7 @@ def apply_plan(root: Path, plan: ClientPlan) -> None:
             backup = _backup(target) if change.old is not None else None
             if backup is not None:
                 undo.temps.append(backup)
-            temp.replace(target)
+            _rename(temp, target)
             undo.temps.remove(temp)
             undo.replaced.append((target, backup, change.old))
     except OSError as exc:
@@ -291,7 +298,12 @@ def write_file_atomically(path: Path, data: bytes) -> bool:
         raise OutputError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _stage(path, data).replace(path)
+        temp = _stage(path, data)
+        try:
+            _rename(temp, path)
+        except OSError:
+            _unlink_quietly(temp)  # or a failed rename would leave it beside the lockfile
+            raise
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {_reason(exc)}", file=str(path)) from exc
     return True

@@ -97,3 +97,32 @@ def test_undefined_name_in_expression_is_reported():
         ConfigError, match="client c: flag x: expression 'org.features.nope' failed"
     ):
         values(org(), {"x": "org.features.nope"})
+
+
+def test_push_stays_on_for_location_nudges_without_time_based_ones():
+    # Location nudges arrive as notifications: an app with them must keep push even when the
+    # organization sends no time-based nudges.
+    flags = values(org(locationBasedNudges=True, timeBasedNudges=False))
+    assert flags == {"location": True, "background_location": True, "push": True}
+
+
+def test_push_stays_on_for_time_based_nudges_without_location():
+    flags = values(org(locationBasedNudges=False, timeBasedNudges=True))
+    assert flags["location"] is False and flags["push"] is True
+
+
+def test_a_misspelt_field_under_not_is_an_error_not_true():
+    # With a lenient Undefined, `not <undefined>` is True and the typo would switch a flag on
+    # silently; only a bare undefined name fails either way.
+    with pytest.raises(ConfigError) as info:
+        values(org(), {"x": "not org.features.typo"})
+    assert str(info.value) == (
+        "client c: flag x: expression 'not org.features.typo' failed: "
+        "'dict object' has no attribute 'typo'"
+    )
+
+
+def test_a_misspelt_field_in_a_comparison_or_a_boolean_test_is_an_error():
+    for expression in ("org.features.typo == false", "flags.location and not org.typo"):
+        with pytest.raises(ConfigError, match=r"client c: flag x: expression .* failed: "):
+            values(org(), {"x": expression})

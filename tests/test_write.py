@@ -4,7 +4,9 @@ permissions, temporaries and the end-of-run summary. Real files and real process
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from nudge_build import write
 from nudge_build.errors import ConfigError
 from nudge_build.sandbox import Sandbox
-from nudge_build.write import OutputError, apply_plan, clean_temporaries, plan_client
+from nudge_build.write import apply_plan, clean_temporaries, plan_client
 from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -76,30 +79,41 @@ def temporaries(top: Path) -> list[str]:
     return sorted(p.name for p in top.rglob("*.nudge-tmp"))
 
 
-@contextlib.contextmanager
-def unwritable(path: Path):
-    """``path`` (a directory, or a file to replace) made unchangeable for real.
+@pytest.fixture
+def unwritable(monkeypatch: pytest.MonkeyPatch):
+    """``with unwritable(directory):`` the directory takes no new file, for real where it can.
 
-    Root ignores permission bits, so as root the inode is made immutable (``chattr +i``); as
-    anyone else a directory loses its write permission.
+    A normal user's directory loses its write permission, so staging a file there fails as
+    it would for the user. Root ignores permission bits, and ``chattr +i`` needs a capability
+    containers lack: as root every rename into the directory fails instead, through
+    ``nudge_build.write._rename`` (the seam every forward rename goes through), with the
+    error a read-only directory gives. Either way nothing may be left in it.
     """
-    if IS_ROOT:
-        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"chattr +i is not available here: {done.stderr.decode().strip()}")
+
+    @contextlib.contextmanager
+    def blocked(directory: Path):
+        if IS_ROOT:
+            real = write._rename
+
+            def rename(source: os.PathLike[str], destination: os.PathLike[str]) -> None:
+                if Path(destination).parent == directory:
+                    raise PermissionError(
+                        errno.EACCES, os.strerror(errno.EACCES), str(source), None, str(destination)
+                    )
+                real(source, destination)
+
+            with monkeypatch.context() as patch:
+                patch.setattr(write, "_rename", rename)
+                yield
+            return
+        mode = directory.stat().st_mode
+        directory.chmod(0o555)
         try:
             yield
         finally:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-    else:
-        if not path.is_dir():
-            pytest.skip("only root can make a single file unreplaceable (chattr +i)")
-        mode = path.stat().st_mode
-        path.chmod(0o555)
-        try:
-            yield
-        finally:
-            path.chmod(mode)
+            directory.chmod(mode)
+
+    return blocked
 
 
 # -- confinement to output.root ---------------------------------------------------------------
@@ -207,67 +221,7 @@ def test_resolve_refuses_paths_that_are_not_plainly_relative(tmp_path):
 # -- one client's files together or not at all -------------------------------------------------
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="only root can make a file unreplaceable (chattr +i)")
-def test_a_failed_replace_puts_back_every_file_of_the_client(tmp_path):
-    root = tmp_path / "out"
-    first = {
-        "c/a/one.txt": b"one\n",
-        "c/b/two.txt": b"two\n",
-        "c/gone/old.txt": b"stale\n",
-        "c/z/three.txt": b"three\n",
-    }
-    plan = plan_client(root, "c", first, {})
-    apply_plan(root, plan)
-    (root / "c/b/two.txt").chmod(0o640)
-    before = {p: (root / p).stat() for p in first}
-
-    second = {
-        "c/a/one.txt": b"one v2\n",
-        "c/b/two.txt": b"two v2\n",
-        "c/new/dir/four.txt": b"four\n",
-        "c/z/three.txt": b"three v2\n",  # replaced last: it is the one that fails
-    }
-    plan = plan_client(root, "c", second, dict(plan.files))
-    assert [(c.path, c.action) for c in plan.changes] == [
-        ("c/a/one.txt", "update"),
-        ("c/b/two.txt", "update"),
-        ("c/new/dir/four.txt", "create"),
-        ("c/z/three.txt", "update"),
-        ("c/gone/old.txt", "remove"),
-    ]
-    with unwritable(root / "c/z/three.txt"):
-        with pytest.raises(OutputError) as failed:
-            apply_plan(root, plan)
-    assert str(failed.value).startswith(f"cannot write {root}/c/z/three.txt: Operation not perm")
-    assert str(failed.value).endswith("none of client c's files were changed")
-
-    assert tree(root) == first
-    assert not (root / "c/new").exists()
-    for path, old in before.items():
-        now = (root / path).stat()
-        # The very same files, put back: content, inode, mode and mtime as they were.
-        assert (now.st_ino, now.st_mode, now.st_mtime_ns) == (
-            old.st_ino,
-            old.st_mode,
-            old.st_mtime_ns,
-        )
-    assert temporaries(root) == []
-
-
-@pytest.mark.skipif(not IS_ROOT, reason="only root can make a file unremovable (chattr +i)")
-def test_a_stale_file_that_cannot_be_removed_keeps_the_clients_new_files_out(tmp_path):
-    root = tmp_path / "out"
-    first = plan_client(root, "c", {"c/keep.txt": b"one\n", "c/stale.txt": b"old\n"}, {})
-    apply_plan(root, first)
-    second = plan_client(root, "c", {"c/keep.txt": b"two\n"}, dict(first.files))
-    with unwritable(root / "c/stale.txt"):
-        with pytest.raises(OutputError, match=r"cannot remove .*c/stale.txt: Operation not perm"):
-            apply_plan(root, second)
-    assert tree(root) == {"c/keep.txt": b"one\n", "c/stale.txt": b"old\n"}
-    assert temporaries(root) == []
-
-
-def test_unwritable_directory_fails_that_client_only_naming_the_path(tmp_path, api):
+def test_unwritable_directory_fails_that_client_only_naming_the_path(tmp_path, api, unwritable):
     config = make_project(tmp_path, api)
     assert render(config).exit_code == 0
     before = tree(out_dir(config))
@@ -288,12 +242,13 @@ def test_unwritable_directory_fails_that_client_only_naming_the_path(tmp_path, a
         assert temporaries(out_dir(config)) == []
 
     assert result.exit_code == 2, result.output
-    assert f"cannot write {blocked}/Nudge.xcconfig: " in result.stderr
+    assert f"cannot write {blocked}/Nudge.xcconfig: Permission denied; none of" in result.stderr
     assert "none of client summit-cu's files were changed" in result.stderr
-    assert "4 of 5 clients built: wrote 0 new and 4 changed files, 16 unchanged" in result.stdout
+    assert "4 of 5 clients built: wrote 0 new and 5 changed files, 19 unchanged" in result.stdout
     assert "1 client(s) failed: summit-cu" in result.stdout
     after = tree(out_dir(config))
-    # summit-cu's android files were staged before ios failed; none of them moved in.
+    # summit-cu's android files were staged (and, as root, moved in) before ios failed;
+    # none of them is changed now, not even in its mtime.
     summit = [p for p in before if p.startswith("summit-cu/")]
     assert {p: after[p] for p in summit} == {p: before[p] for p in summit}
     assert {p: mtimes(out_dir(config))[p] for p in summit} == {p: before_times[p] for p in summit}
@@ -304,7 +259,7 @@ def test_unwritable_directory_fails_that_client_only_naming_the_path(tmp_path, a
 
     again = render(config)
     assert again.exit_code == 0, again.output
-    assert "5 of 5 clients built: wrote 0 new and 4 changed files, 21 unchanged" in again.stdout
+    assert "5 of 5 clients built: wrote 0 new and 5 changed files, 25 unchanged" in again.stdout
     assert cli(config, "check").exit_code == 0
     assert temporaries(tmp_path) == []
     assert not (tmp_path / ".nudge-build.lock.journal").exists()
@@ -357,7 +312,7 @@ def test_disk_full_fails_the_client_whose_file_does_not_fit(tmp_path, api):
     assert f"error: cannot write {padding}: File too large; none of client harbor-bank" in (
         proc.stderr
     )
-    assert "2 of 3 clients built: wrote 0 new and 2 changed files, 10 unchanged" in proc.stdout
+    assert "2 of 3 clients built: wrote 0 new and 2 changed files, 12 unchanged" in proc.stdout
     after = tree(out_dir(config))
     assert {p: b for p, b in after.items() if p.startswith("harbor-bank/")} == {
         p: b for p, b in before.items() if p.startswith("harbor-bank/")
@@ -381,7 +336,7 @@ def test_files_no_longer_produced_are_removed_and_their_directories_pruned(tmp_p
     )
     result = render(config)
     assert result.exit_code == 0, result.output
-    assert "wrote 0 new and 0 changed files, 12 unchanged, removed 2" in result.stdout
+    assert "wrote 0 new and 0 changed files, 14 unchanged, removed 2" in result.stdout
     assert not deep.exists()
     assert (out_dir(config) / "prairie-fcu" / "custom" / "Top.txt").is_file()
     lock = tomllib.loads((tmp_path / "nudge-build.lock").read_text())
@@ -399,11 +354,70 @@ def test_files_no_longer_produced_are_removed_and_their_directories_pruned(tmp_p
         "harbor-bank/ios",
         "harbor-bank/ios/Nudge.xcconfig",
         "harbor-bank/ios/NudgeInfo.plist",
+        "harbor-bank/ios/PrivacyInfo.xcprivacy",
         "prairie-fcu",
         "prairie-fcu/ios",
         "prairie-fcu/ios/Nudge.xcconfig",
         "prairie-fcu/ios/NudgeInfo.plist",
+        "prairie-fcu/ios/PrivacyInfo.xcprivacy",
     ]
+    assert cli(config, "check").exit_code == 0
+
+
+def test_a_stale_file_already_deleted_by_hand_is_not_counted_as_removed(tmp_path, api):
+    templates = {"Top.txt.j2": "top\n", "Extra.txt.j2": "extra\n"}
+    clients = ("prairie-fcu", "harbor-bank")
+    config = make_project(tmp_path, api, clients=clients, stock=("ios",), custom=templates)
+    assert render(config).exit_code == 0
+    (out_dir(config) / "prairie-fcu" / "custom" / "Extra.txt").unlink()
+
+    make_project(tmp_path, api, clients=clients, stock=("ios",), custom={"Top.txt.j2": "top\n"})
+    dry = cli(config, "-v", "render", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert [line for line in dry.stdout.splitlines() if line.startswith("would remove ")] == [
+        "would remove harbor-bank/custom/Extra.txt"
+    ]
+    result = render(config)
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"^2 of 2 clients built: wrote 0 new and 0 changed files, \d+ unchanged, "
+        r"removed 1$",
+        result.stdout,
+        re.MULTILINE,
+    ), result.stdout
+    assert not (out_dir(config) / "harbor-bank" / "custom" / "Extra.txt").exists()
+    lock = tomllib.loads((tmp_path / "nudge-build.lock").read_text())
+    assert "prairie-fcu/custom/Extra.txt" not in lock["clients"]["prairie-fcu"]["files"]
+
+
+def test_a_target_at_the_root_of_the_output_is_written_checked_and_removed(tmp_path, api):
+    (tmp_path / "tpl" / "top").mkdir(parents=True)
+    (tmp_path / "tpl" / "top" / "Top.txt.j2").write_text("top of {{ client.id }}\n")
+    clients = ("prairie-fcu", "harbor-bank")
+    targets = '[templates.targets]\n"top/Top.txt.j2" = "{client}-top.txt"\n'
+    side = {"Side.txt.j2": "side\n"}
+    config = make_project(
+        tmp_path, api, clients=clients, stock=("ios",), custom=side, extra=targets
+    )
+    result = render(config)
+    assert result.exit_code == 0, result.output
+    root = out_dir(config)
+    assert (root / "prairie-fcu-top.txt").read_text() == "top of prairie-fcu\n"
+    assert (root / "harbor-bank-top.txt").read_text() == "top of harbor-bank\n"
+    lock = tomllib.loads((tmp_path / "nudge-build.lock").read_text())
+    assert "prairie-fcu-top.txt" in lock["clients"]["prairie-fcu"]["files"]
+    assert cli(config, "check").exit_code == 0
+
+    (root / "harbor-bank-top.txt").write_text("by hand\n")
+    check = cli(config, "check")
+    assert check.exit_code == 1
+    assert "harbor-bank-top.txt" in check.stdout
+
+    make_project(tmp_path, api, clients=clients, stock=("ios",), custom=side)
+    forced = render(config, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "removed 2" in forced.stdout
+    assert sorted(p.name for p in root.iterdir()) == ["harbor-bank", "prairie-fcu"]
     assert cli(config, "check").exit_code == 0
 
 
@@ -424,7 +438,7 @@ def test_a_stale_file_changed_by_hand_is_kept_with_its_client_unless_forced(tmp_
     assert extra.read_text() == "extra, with a note by hand\n"
     assert (out_dir(config) / "harbor-bank" / "custom" / "Top.txt").read_text() == "top\n"
     assert (out_dir(config) / "prairie-fcu" / "custom" / "Top.txt").read_text() == "top v2\n"
-    assert "1 of 2 clients built: wrote 0 new and 1 changed files, 5 unchanged, removed 1" in (
+    assert "1 of 2 clients built: wrote 0 new and 1 changed files, 6 unchanged, removed 1" in (
         kept.stdout
     )
     assert "1 client(s) left as they are, with files changed by hand: harbor-bank" in kept.stdout
@@ -451,7 +465,7 @@ def test_a_removed_clients_hand_edited_file_keeps_the_client_until_forced(tmp_pa
     kept = render(config)
     assert kept.exit_code == 1, kept.output
     assert "client harbor-bank: harbor-bank/ios/Nudge.xcconfig was changed by hand" in kept.stderr
-    assert len(list((out_dir(config) / "harbor-bank").rglob("*.*"))) == 5
+    assert len(list((out_dir(config) / "harbor-bank").rglob("*.*"))) == 6
     assert "harbor-bank" in tomllib.loads((tmp_path / "nudge-build.lock").read_text())["clients"]
     check = cli(config, "check")
     assert check.exit_code == 1
@@ -461,7 +475,7 @@ def test_a_removed_clients_hand_edited_file_keeps_the_client_until_forced(tmp_pa
 
     forced = render(config, "--force")
     assert forced.exit_code == 0, forced.output
-    assert "removed 5" in forced.stdout
+    assert "removed 6" in forced.stdout
     assert [p.name for p in out_dir(config).iterdir()] == ["prairie-fcu"]
     assert sorted(tomllib.loads((tmp_path / "nudge-build.lock").read_text())["clients"]) == [
         "prairie-fcu"
@@ -494,7 +508,7 @@ def test_unchanged_files_keep_their_mtimes_on_render_and_on_shards(tmp_path, api
     assert render(config).exit_code == 0
     before = mtimes(tmp_path)
     again = render(config)
-    assert "5 of 5 clients built: wrote 0 new and 0 changed files, 25 unchanged" in again.stdout
+    assert "5 of 5 clients built: wrote 0 new and 0 changed files, 30 unchanged" in again.stdout
     for shard in ("1/2", "2/2"):
         result = render(config, "--shard", shard)
         assert result.exit_code == 0, result.output
@@ -546,6 +560,26 @@ def test_only_temporaries_of_our_own_shape_are_cleaned_up(tmp_path, api):
     assert (ios / ".dangling.0123456789ab.nudge-tmp").is_symlink()
 
 
+def test_a_symlink_with_a_temporary_looking_name_is_never_deleted(tmp_path, api):
+    config = make_project(tmp_path, api, clients=("prairie-fcu",))
+    assert render(config).exit_code == 0
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not nudge-build's\n")
+    links = [
+        out_dir(config) / "prairie-fcu" / "ios" / ".NudgeInfo.plist.0123456789ab.nudge-tmp",
+        out_dir(config) / ".at-the-root.a1b2c3d4e5f6.nudge-tmp",
+        tmp_path / ".nudge-build.lock.00112233aabb.nudge-tmp",
+        tmp_path / "..nudge-build.lock.journal.00112233aabb.nudge-tmp",
+    ]
+    for link in links:
+        link.symlink_to(precious)  # to a real file, so it looks like one too
+
+    assert render(config).exit_code == 0
+    assert cli(config, "fetch", env=project_env()).exit_code == 0
+    assert [link for link in links if not link.is_symlink()] == []
+    assert precious.read_text() == "not nudge-build's\n"
+
+
 def test_fetch_cleans_only_the_lockfiles_temporaries(tmp_path, api):
     # fetch writes only the lockfile; the output tree's leftovers are for the next build.
     config = make_project(tmp_path, api, clients=("prairie-fcu",))
@@ -592,8 +626,8 @@ def test_dry_run_summary_and_lines_match_what_a_run_then_does(tmp_path, api):
     assert "would remove harbor-bank/ios/NudgeInfo.plist" in lines
     assert not any("summit-cu" in line for line in lines if line.startswith("would"))
     assert (
-        "1 of 2 clients would be built: would write 1 new and 4 changed files, 0 unchanged, "
-        "would remove 5" in lines
+        "1 of 2 clients would be built: would write 1 new and 4 changed files, 1 unchanged, "
+        "would remove 6" in lines
     )
     assert "1 client(s) left as they are, with files changed by hand: summit-cu" in lines
     assert "clients no longer configured: harbor-bank" in lines
@@ -601,7 +635,7 @@ def test_dry_run_summary_and_lines_match_what_a_run_then_does(tmp_path, api):
     real = render(config)
     assert real.exit_code == 1, real.output
     assert (
-        "1 of 2 clients built: wrote 1 new and 4 changed files, 0 unchanged, removed 5"
+        "1 of 2 clients built: wrote 1 new and 4 changed files, 1 unchanged, removed 6"
         in real.stdout
     )
 
@@ -611,14 +645,16 @@ def test_summary_counts_a_client_the_api_failed_as_failed_not_built(tmp_path, ap
     api.script("sbx-harbor-bank", [{"kind": "status", "status": 404}])
     result = cli(config, "build", env=project_env())
     assert result.exit_code == 3, result.output
-    assert "1 of 2 clients built: wrote 5 new and 0 changed files, 0 unchanged, removed 0" in (
+    assert "1 of 2 clients built: wrote 6 new and 0 changed files, 0 unchanged, removed 0" in (
         result.stdout
     )
     assert "1 client(s) failed: harbor-bank" in result.stdout
     assert not (out_dir(config) / "harbor-bank").exists()
 
 
-def test_an_unwritable_lockfile_directory_stops_the_run_before_any_file_changes(tmp_path, api):
+def test_an_unwritable_lockfile_directory_stops_the_run_before_any_file_changes(
+    tmp_path, api, unwritable
+):
     config = make_project(tmp_path, api, clients=("summit-cu",))
     assert render(config).exit_code == 0
     before, times = tree(out_dir(config)), mtimes(out_dir(config))
@@ -639,3 +675,25 @@ def test_removing_the_last_file_prunes_directories_but_never_the_root(tmp_path):
     apply_plan(root, plan)
     apply_plan(root, plan_client(root, "c", {}, dict(plan.files)))
     assert root.is_dir() and list(root.iterdir()) == []
+
+
+# -- what a target's name decides --------------------------------------------------------------
+
+
+def test_an_envrc_is_plain_text_not_a_dotenv_file(tmp_path, api):
+    # direnv's .envrc is a shell script: '$' and quotes are its syntax, and a line like
+    # PATH_add is no KEY=value. Read as a .env file it would be refused or re-quoted; as the
+    # text it is, every byte passes as written. Only `.env` and `.env.<name>` are .env files.
+    envrc = 'export NUDGE_NOTE="{{ client.vars.note }}"\nPATH_add "$PWD/bin"\n'
+    config = make_project(
+        tmp_path,
+        api,
+        clients=("prairie-fcu",),
+        stock=("ios",),
+        custom={".envrc.j2": envrc},
+        extra='[clients.prairie-fcu.vars]\nnote = "$HOME/bin"\n',
+    )
+    result = render(config)
+    assert result.exit_code == 0, result.output
+    written = out_dir(config) / "prairie-fcu" / "custom" / ".envrc"
+    assert written.read_text() == 'export NUDGE_NOTE="$HOME/bin"\nPATH_add "$PWD/bin"\n'
