@@ -10,13 +10,19 @@ from nudge_build.config import ClientConfig
 from nudge_build.flags import Flags
 from nudge_build.org import Organization, Sourced
 from nudge_build.platforms import PlatformRules, rules_for
+from nudge_build.platforms.names import android_flavor_name
 
 
 def build_context(client: ClientConfig, org: Organization, flags: Flags) -> dict[str, Any]:
     view = org.template_view()
     rules = rules_for(flags.as_dict())
     return {
-        "client": {"id": client.id, "vars": dict(client.vars)},
+        # flavor: the Gradle product flavor name for the client id (prairie-fcu -> prairieFcu).
+        "client": {
+            "id": client.id,
+            "vars": dict(client.vars),
+            "flavor": android_flavor_name(client.id),
+        },
         "org": view,
         "flags": flags.as_dict(),
         "texts": user_facing_texts(view),

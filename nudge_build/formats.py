@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import NoReturn
 
+from markupsafe import Markup
+
 from nudge_build import readers
 from nudge_build.readers import (
     InvalidOutput,
@@ -30,10 +32,12 @@ from nudge_build.readers import (
 
 __all__ = [
     "FORMATS",
+    "TEMPLATE_FILTERS",
     "InvalidOutput",
     "ValueRefused",
     "encode",
     "format_for",
+    "infoplist_setting",
     "read_env",
     "read_properties",
     "read_xcconfig",
@@ -43,6 +47,7 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = (
     "plist",
+    "infoplist",
     "xml",
     "android-strings",
     "json",
@@ -69,6 +74,7 @@ def _refuse(reason: str) -> NoReturn:
 
 _BY_SUFFIX = {
     ".plist": "plist",
+    ".xcprivacy": "plist",
     ".xml": "xml",
     ".json": "json",
     ".toml": "toml",
@@ -81,10 +87,16 @@ _BY_SUFFIX = {
 }
 
 
+# Named like an Info.plist but copied as a resource, never through Xcode's Info.plist processing.
+_UNEXPANDED_INFO_PLISTS = frozenset({"GoogleService-Info.plist"})
+
+
 def format_for(target: str) -> str:
     """The format of a target file, by its name once a trailing ``.j2`` is removed."""
     path = PurePath(target)
     name = path.name.removesuffix(".j2")
+    if name.endswith("Info.plist") and name not in _UNEXPANDED_INFO_PLISTS:
+        return "infoplist"  # Xcode expands build settings in it (INFOPLIST_FILE)
     fmt = _BY_SUFFIX.get(PurePath(name).suffix.lower())
     if fmt == "xml" and (path.parent.name == "values" or path.parent.name.startswith("values-")):
         return "android-strings"  # res/values*/: aapt2 compiles it with its own escapes
@@ -149,6 +161,18 @@ def _encode_xml_text(value: object, escapes: dict[str, str]) -> str:
     text = _checked_text(value)
     _check_xml_chars(text)
     return "".join(escapes.get(char, char) for char in text)
+
+
+# xmldom (the XML parser under Expo's config tools and the `plist` npm package) normalizes a raw
+# U+0085, U+2028 or U+2029 to "\n" as XML 1.1 would; a character reference reaches every reader
+# as the character itself.
+_LINE_BREAK_REFERENCES = {"\x85": "&#x85;", "\u2028": "&#x2028;", "\u2029": "&#x2029;"}
+_PLIST_TEXT_ESCAPES = {**_XML_TEXT_ESCAPES, **_LINE_BREAK_REFERENCES}
+# Xcode's Info.plist processing runs every string value through the build-setting macro parser
+# (InfoPlistProcessorTaskAction -> PropertyListItem.byEvaluatingMacros -> parseString). There
+# "$$" is the one spelling of a literal "$" (MacroExpressionParser.parseSubstitutionSubexpression)
+# that is never read as the start of a reference, whatever follows it.
+_INFOPLIST_TEXT_ESCAPES = {**_PLIST_TEXT_ESCAPES, "$": "$$"}
 
 
 def _encode_android_string(value: object) -> str:
@@ -284,6 +308,16 @@ def _encode_properties(value: object) -> str:
 def _encode_xcconfig(value: object) -> str:
     """One line that Xcode's ``MacroConfigFileParser`` + ``MacroExpressionParser`` (swiftlang/
     swift-build) evaluate back to ``value`` in a user-defined setting and in Info.plist."""
+    text = _checked_xcconfig_line(value)
+    if "\\$" in text:
+        # List-typed settings read \$ as an escaped '$', string-typed ones do not: no spelling
+        # of this reads back the same in both.
+        _refuse("has a backslash right before '$', which Xcode settings read inconsistently")
+    return _escape_xcconfig(text)
+
+
+def _checked_xcconfig_line(value: object) -> str:
+    """``value`` as text that fits on one xcconfig line and is not trimmed there."""
     text = _checked_text(value, true="YES", false="NO")
     for char in text:
         if unicodedata.category(char) == "Cc":
@@ -294,10 +328,10 @@ def _encode_xcconfig(value: object) -> str:
         _refuse("starts or ends with a space, which Xcode trims from an xcconfig value")
     if text.endswith("\\"):
         _refuse("ends with a backslash, which Xcode reads as a line continuation")
-    if "\\$" in text:
-        # List-typed settings read \$ as an escaped '$', string-typed ones do not: no spelling
-        # of this reads back the same in both.
-        _refuse("has a backslash right before '$', which Xcode settings read inconsistently")
+    return text
+
+
+def _escape_xcconfig(text: str) -> str:
     escaped = text.replace("$", "$$")  # "$$ is an escape for $" (MacroExpressionParsing.swift)
     # '//' starts a comment anywhere on the line, even mid-value; an empty expansion between
     # the slashes breaks the marker and evaluates to nothing.
@@ -307,33 +341,90 @@ def _encode_xcconfig(value: object) -> str:
     return escaped
 
 
+def infoplist_setting(value: object) -> str:
+    """An xcconfig value for an ``INFOPLIST_KEY_<key>`` setting that ends up as exactly ``value``
+    in a generated Info.plist.
+
+    Such a value is expanded twice: once as the (string-typed) build setting, when
+    ``InfoPlistProcessorTaskAction.defaultInfoPlistContent`` takes ``propertyListValue(in:)``, and
+    again with every other string of the plist in ``byEvaluatingMacros``. So each ``$`` is
+    written for the plist first (``$$``) and that again for the xcconfig line (``$$$$``).
+    The setting is string-typed (``BuiltinMacros.declareStringMacro``), so it is parsed with
+    ``parseAsString``, where a backslash is plain text: unlike a user-defined setting, ``\\$``
+    needs no refusal here.
+    """
+    return _escape_xcconfig(_checked_xcconfig_line(value).replace("$", "$$"))
+
+
+def _infoplist_setting_filter(value: object) -> object:
+    """``{{ text | infoplist_setting }}`` in an xcconfig template. A value it refuses goes on
+    unchanged, so the xcconfig encoder refuses it with the usual message naming the field."""
+    try:
+        return Markup(infoplist_setting(value))
+    except ValueRefused:
+        return value
+
+
+def _infoplist_setting_refusal_filter(value: object) -> str:
+    """``{{ text | infoplist_setting_refusal }}``: why ``infoplist_setting`` refuses ``value``,
+    or "" when it does not."""
+    try:
+        infoplist_setting(value)
+    except ValueRefused as refusal:
+        return str(refusal)
+    return ""
+
+
+# Registered by render.make_environment.
+TEMPLATE_FILTERS: dict[str, Callable[[object], object]] = {
+    "infoplist_setting": _infoplist_setting_filter,
+    "infoplist_setting_refusal": _infoplist_setting_refusal_filter,
+}
+
+
+# A character that some .env reader treats specially when unquoted: dotenv trims (Unicode)
+# whitespace and cuts at '#', react-native-config's regexes strip quotes and blanks, and shells
+# or expanders that source the file act on '$' and '`'.
+_ENV_QUOTE_TRIGGERS = frozenset("'\"`#$\ufeff")
+
+
 def _encode_env(value: object) -> str:
-    """Unquoted ``KEY=value`` for react-native-config. Its readers (ReadDotEnv.rb, dotenv.gradle,
-    generate-header.js) have no escape syntax, so whatever they would not read back identically,
-    in the app and in Info.plist's ``$(KEY)``, is refused."""
+    """``value`` spelled for a ``KEY=value`` line that the npm ``dotenv`` parser and
+    react-native-config's readers (ReadDotEnv.rb -> the generated Objective-C, dotenv.gradle ->
+    BuildConfig) all read back as exactly ``value``.
+
+    None of them has an escape, but all of them take a value between quotes literally, except
+    that dotenv ends a single/double-quoted value at the first quote of its kind followed by the
+    end of the line or a ``#``. So: plain text as it is, anything else in single quotes, in
+    double quotes if it holds a ``'``, and in single quotes again if it holds both kinds (then
+    dotenv reads the whole rest of the line and strips the outer pair, which works unless a
+    ``#`` cuts it short).
+    """
     text = _checked_text(value)
     for char in text:
         if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
             _refuse(f"contains {_describe(char)}, which a .env line cannot hold")
-    if text != text.strip() or text[:1] == "\ufeff" or text[-1:] == "\ufeff":
-        _refuse("starts or ends with whitespace, which the .env readers strip")
-    if text[:1] in ("'", '"') or text[-1:] in ("'", '"'):
-        _refuse("starts or ends with a quote, which the .env readers strip")
-    refused = {
-        '"': "a '\"', which the iOS reader turns into '\\\"' in the Info.plist settings",
-        "\\": "a backslash, which the generated Java/Objective-C code reads as an escape",
-        "$": "a '$', which Xcode expands in the generated Info.plist settings",
-    }
-    for char, reason in refused.items():
-        if char in text:
-            _refuse(f"contains {reason}")
-    if text.endswith(";"):
-        _refuse("ends with ';', which Xcode drops from the generated Info.plist settings")
-    if "///" in text:
-        # BuildXCConfig.rb rewrites each '//' as '/$()/' without overlap, so '///' keeps a '//'
-        # and Xcode cuts the Info.plist value there.
-        _refuse("contains '///', which react-native-config leaves as an Xcode '//' comment")
-    return text
+    if "\\" in text:
+        # dotenv keeps a backslash as it is; react-native-config pastes the value into an
+        # Objective-C and a Java string literal, where it starts an escape. No spelling agrees.
+        _refuse(
+            "contains a backslash, which dotenv keeps but react-native-config's generated "
+            "Objective-C/Java code reads as an escape"
+        )
+    if not text:
+        return ""  # KEY= is empty for every reader; KEY='' is "'" for ReadDotEnv.rb
+    if not any(char.isspace() or char in _ENV_QUOTE_TRIGGERS for char in text):
+        return text
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    if "#" in text:
+        _refuse(
+            "contains both quote characters and a '#', which no .env spelling carries through "
+            "dotenv (it has no escapes and reads '#' after a closing quote as a comment)"
+        )
+    return f"'{text}'"
 
 
 # --- Swift / Kotlin / Dart -----------------------------------------------------------------------
@@ -392,7 +483,8 @@ def _source_encoder(string: Callable[[str], str]) -> Callable[[object], str]:
 # --- dispatch ------------------------------------------------------------------------------------
 
 _ENCODERS: dict[str, Callable[[object], str]] = {
-    "plist": lambda value: _encode_xml_text(value, _XML_TEXT_ESCAPES),
+    "plist": lambda value: _encode_xml_text(value, _PLIST_TEXT_ESCAPES),
+    "infoplist": lambda value: _encode_xml_text(value, _INFOPLIST_TEXT_ESCAPES),
     "xml": lambda value: _encode_xml_text(value, _XML_ATTRIBUTE_ESCAPES),
     "android-strings": _encode_android_string,
     "json": _encode_json,
@@ -408,6 +500,7 @@ _ENCODERS: dict[str, Callable[[object], str]] = {
 
 _VALIDATORS: dict[str, Callable[[str], None]] = {
     "plist": readers.validate_plist,
+    "infoplist": readers.validate_plist,
     "xml": readers.validate_xml,
     "android-strings": readers.validate_android_strings,
     "json": readers.validate_json,

@@ -73,6 +73,7 @@ def make_environment(search_dirs: Sequence[Path]) -> Environment:
         finalize=_finalize,
         cache_size=-1,
     )
+    env.filters.update(formats.TEMPLATE_FILTERS)
     return env
 
 

@@ -67,6 +67,7 @@ def test_check_reports_every_kind_of_drift_and_writes_nothing(tmp_path, api):
             "android/nudge.properties",
             "ios/Nudge.xcconfig",
             "ios/NudgeInfo.plist",
+            "ios/PrivacyInfo.xcprivacy",
         )
     }
     assert found == {
@@ -122,7 +123,7 @@ def test_a_changed_flag_source_alone_is_lockfile_drift(tmp_path, api):
         {"client": "prairie-fcu", "kind": "lock", "path": LOCK, "detail": "flags changed"}
     ]
     rendered = render(config)
-    assert "wrote 0 new and 0 changed files, 5 unchanged" in rendered.stdout
+    assert "wrote 0 new and 0 changed files, 6 unchanged" in rendered.stdout
     assert check_json(config)[0].exit_code == 0
 
 

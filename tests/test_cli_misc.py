@@ -137,7 +137,7 @@ def test_templates_list_and_show_without_a_config(tmp_path, monkeypatch):
     assert "  android/res/values/nudge_strings.xml.j2  [stock]" in listing.output
     shown = runner.invoke(main, ["templates", "--show", "ios/NudgeInfo.plist.j2"], env={})
     assert shown.exit_code == 0
-    assert "<key>NSLocationWhenInUseUsageDescription</key>" in shown.output
+    assert "{% for purpose in platform.ios.purpose_strings %}" in shown.output
     missing = runner.invoke(main, ["templates", "--show", "ios/../../etc/passwd"], env={})
     assert missing.exit_code == 2
     assert "no template named 'ios/../../etc/passwd'" in missing.output
@@ -216,4 +216,4 @@ def test_wheel_ships_templates_and_demo_runs_from_it(tmp_path):
         timeout=120,
     )
     assert demo.returncode == 0, demo.stderr
-    assert "5 of 5 clients built: wrote 40 new" in demo.stdout
+    assert "5 of 5 clients built: wrote 50 new" in demo.stdout

@@ -20,7 +20,7 @@ def test_demo_builds_every_sample_client(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "5 of 5 clients built: wrote 40 new" in proc.stdout
+    assert "5 of 5 clients built: wrote 50 new" in proc.stdout
     assert f"files:    {out / 'build' / 'nudge'}/<client>/<platform>/" in proc.stdout
     assert "sandbox-secret" not in proc.stdout + proc.stderr
 

@@ -33,6 +33,7 @@ from nudge_build.formats import (
     unescape_android_string,
     validate,
 )
+from tests.swift_build_macros import info_plist_value
 
 JAVA_READER = Path(__file__).parent / "java" / "ReadBack.java"
 
@@ -73,7 +74,7 @@ def should_refuse(fmt: str, value: str) -> bool:
     """The README's refusal column: a value is refused exactly when one of these holds."""
     if fmt != "text" and _has(value, lambda c: 0xD800 <= ord(c) <= 0xDFFF):
         return True  # a lone surrogate is not a character in any encoding a tool reads
-    if fmt in ("plist", "xml", "android-strings"):
+    if fmt in ("plist", "infoplist", "xml", "android-strings"):
         return _has(value, lambda c: (ord(c) < 0x20 and c not in "\t\n\r") or c in "\ufffe\uffff")
     if fmt == "xcconfig":
         return (
@@ -83,12 +84,8 @@ def should_refuse(fmt: str, value: str) -> bool:
             or "\\$" in value
         )
     if fmt == "env":
-        return (
-            _has(value, lambda c: _control(c) or c in '\u2028\u2029"\\$')
-            or value != value.strip()
-            or value.startswith(("'", "\ufeff"))
-            or value.endswith(("'", "\ufeff", ";"))
-            or "///" in value
+        return _has(value, lambda c: _control(c) or c in "\u2028\u2029\\") or (
+            "#" in value and "'" in value and '"' in value
         )
     return False
 
@@ -105,6 +102,12 @@ def read_plist(encoded: str) -> object:
     )
     validate("plist", doc)
     return plistlib.loads(doc.encode())["NudgeValue"]
+
+
+def read_info_plist(encoded: str) -> object:
+    """What the app carries after Xcode expands build settings in the Info.plist string."""
+    assert not any(char in encoded for char in "\x85\u2028\u2029")  # xmldom would alter them
+    return info_plist_value(str(read_plist(encoded)), {"HOME": "/Users/runner", "X": "x"})
 
 
 def read_xml(encoded: str) -> object:
@@ -227,6 +230,7 @@ def source_reader(language: str) -> Callable[[str], object]:
 
 READ_BACK: dict[str, Callable[[str], object]] = {
     "plist": read_plist,
+    "infoplist": read_info_plist,
     "xml": read_xml,
     "android-strings": read_android_string,
     "json": read_json,
@@ -507,7 +511,7 @@ BANK = 'Harbor & Main\'s "Bank"'
         ("xcconfig", "https://example.com//x", "https:/$()/example.com/$()/x"),
         ("xcconfig", "$(HOME) costs $5;", "$$(HOME) costs $$5;$()"),
         ("xcconfig", True, "YES"),
-        ("env", "https://example.com/?a=1#top", "https://example.com/?a=1#top"),
+        ("env", "https://example.com/?a=1#top", "'https://example.com/?a=1#top'"),
         ("swift", BANK + "\\(x)", '"Harbor & Main\'s \\"Bank\\"\\\\(x)"'),
         ("swift", "\x00\u202e\n", '"\\0\\u{202E}\\n"'),
         ("kotlin", "${x} $y", '"\\${x} \\$y"'),
@@ -532,10 +536,10 @@ def test_exact_encodings(fmt: str, value: object, expected: str) -> None:
         ("xcconfig", "C:\\", "ends with a backslash, which Xcode reads as a line continuation"),
         (
             "env",
-            "$HOME",
-            "contains a '$', which Xcode expands in the generated Info.plist settings",
+            "C:\\x",
+            "contains a backslash, which dotenv keeps but react-native-config's generated "
+            "Objective-C/Java code reads as an escape",
         ),
-        ("env", "'x'", "starts or ends with a quote, which the .env readers strip"),
         ("env", "x\ty", "contains a tab, which a .env line cannot hold"),
         ("json", math.nan, "is nan, which JSON cannot hold"),
         ("toml", None, "is null, which TOML has no way to write"),
@@ -575,8 +579,10 @@ def test_organization_text_with_markup_reads_back(fmt: str) -> None:
 @pytest.mark.parametrize(
     ("target", "fmt"),
     [
-        ("ios/Runner/Info.plist", "plist"),
-        ("ios/Runner/Info.plist.j2", "plist"),
+        ("ios/Runner/Info.plist", "infoplist"),
+        ("ios/Runner/Info.plist.j2", "infoplist"),
+        ("ios/Runner/GoogleService-Info.plist", "plist"),
+        ("ios/Runner/PrivacyInfo.xcprivacy", "plist"),
         ("android/app/src/main/AndroidManifest.xml", "xml"),
         ("android/app/src/main/res/values/strings.xml", "android-strings"),
         ("res/values-fr/strings.xml.j2", "android-strings"),
@@ -606,6 +612,7 @@ def test_format_for(target: str, fmt: str) -> None:
 
 def test_every_format_has_an_encoder_and_a_validator() -> None:
     minimal = {"plist": "<plist><true/></plist>", "xml": "<a/>", "android-strings": "<resources/>"}
+    minimal["infoplist"] = minimal["plist"]
     for fmt in FORMATS:
         encode(fmt, "x")
         validate(fmt, minimal.get(fmt, {"json": "{}"}.get(fmt, "")))
@@ -678,7 +685,7 @@ def test_validate_reports_the_line(fmt: str, text: str, line: int | None, messag
             "xcconfig",
             '#include "Pods.xcconfig"\n// note\nA = $(inherited) -ObjC\nB[sdk=ios*] = 1\n',
         ),
-        ("env", "# comment\n\nA_B=https://example.com/#frag\nEMPTY=\n"),
+        ("env", "# comment\n\nA_B='https://example.com/#frag'\nEMPTY=\n"),
         ("properties", "# c\n! c\nkey = value \\\n    continued\n"),
         (
             "android-strings",
@@ -780,14 +787,15 @@ def test_read_xcconfig_follows_xcode() -> None:
 
 
 def test_read_env_is_strict_about_disagreeing_readers() -> None:
-    assert read_env("# c\n  \nA=1\nexport B=two words\nC=\nD=x=y#z\n") == {
+    assert read_env("# c\n  \nA=1\nexport B=two words\nC=\nD='x=y#z'\n") == {
         "A": "1",
         "B": "two words",
         "C": "",
         "D": "x=y#z",
     }
     # Android strips a trailing quote and trailing blanks, Windows also Unicode blanks, and iOS
-    # neither; iOS cannot read a dotted key; CR is a line break for only some of them.
-    for line in ["A=it'", "A=trail\t", "A=\u00a0x", "A.B=1", "A=x\r"]:
+    # neither; iOS cannot read a dotted key; CR is a line break for only some of them; npm
+    # dotenv cuts an unquoted value at '#'.
+    for line in ["A=it'", "A=trail\t", "A=\u00a0x", "A.B=1", "A=x\r", "A=x#y"]:
         with pytest.raises(InvalidOutput):
             read_env(line + "\n")

@@ -22,7 +22,7 @@ def built(tmp_path_factory):
 
 def test_same_file_set_as_golden(built):
     assert sorted(built) == sorted(EXPECTED)
-    assert len(EXPECTED) == 5 * 8  # five clients, eight files each across the five sets
+    assert len(EXPECTED) == 5 * 10  # five clients, ten files each across the five sets
 
 
 @pytest.mark.parametrize("relative", sorted(EXPECTED))

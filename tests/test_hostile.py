@@ -17,6 +17,7 @@ import pytest
 from nudge_build.formats import read_env, read_properties, read_xcconfig, unescape_android_string
 from nudge_build.sandbox import Sandbox
 from tests.helpers import ALL_SETS, CLIENT_ID, CLIENT_SECRET, cli, project_env, write_project
+from tests.swift_build_macros import info_plist_value
 
 HOSTILE_NAMES = [
     "Harbor & Main's \"Best\" <Bank> ]]> 'quoted'",
@@ -64,8 +65,12 @@ def test_hostile_values_read_back_unchanged_in_every_format(built, index):
     out = built / f"c{index}"
 
     info = plistlib.loads((out / "ios" / "NudgeInfo.plist").read_bytes())
-    assert info["NSLocationWhenInUseUsageDescription"] == PERMISSION_TEXT
-    assert info["NSLocationAlwaysAndWhenInUseUsageDescription"] == PERMISSION_TEXT
+    # What the app carries once Xcode has expanded build settings in the Info.plist.
+    shown = {
+        key: info_plist_value(value, {"X": "x"}) for key, value in info.items() if key[:2] == "NS"
+    }
+    assert shown["NSLocationWhenInUseUsageDescription"] == PERMISSION_TEXT
+    assert shown["NSLocationAlwaysAndWhenInUseUsageDescription"] == PERMISSION_TEXT
 
     xcconfig = read_xcconfig((out / "ios" / "Nudge.xcconfig").read_text(encoding="utf-8"))
     assert xcconfig["NUDGE_ORGANIZATION_ID"] == f"org_h{index}"
@@ -86,8 +91,9 @@ def test_hostile_values_read_back_unchanged_in_every_format(built, index):
 
     expo = json.loads((out / "expo" / "app.config.nudge.json").read_bytes())
     assert expo["extra"]["nudge"]["organizationName"] == name
-    assert expo["ios"]["infoPlist"]["NSLocationWhenInUseUsageDescription"] == PERMISSION_TEXT
-    assert expo["plugins"][0][1]["locationAlwaysAndWhenInUsePermission"] == PERMISSION_TEXT
+    assert expo["ios"]["purposeStrings"]["NSLocationWhenInUseUsageDescription"] == PERMISSION_TEXT
+    options = expo["expoLocation"]["options"]
+    assert options["locationAlwaysAndWhenInUsePermission"] == PERMISSION_TEXT
 
     env = read_env((out / "react-native" / "nudge.env").read_text(encoding="utf-8"))
     assert env == {

@@ -35,7 +35,15 @@ REMOTE_NOTIFICATION_MODE = "remote-notification"
 IOS_OWNED_MODES: tuple[str, ...] = (LOCATION_MODE, REMOTE_NOTIFICATION_MODE)
 
 PRECISE_LOCATION_TYPE = "NSPrivacyCollectedDataTypePreciseLocation"
+COARSE_LOCATION_TYPE = "NSPrivacyCollectedDataTypeCoarseLocation"
+# Apple's two location data types: an app without location must declare neither.
+LOCATION_DATA_TYPES: tuple[str, ...] = (PRECISE_LOCATION_TYPE, COARSE_LOCATION_TYPE)
 APP_FUNCTIONALITY_PURPOSE = "NSPrivacyCollectedDataTypePurposeAppFunctionality"
+# Apple ("App privacy details", Data linked to the user): collected data counts as linked unless
+# it is de-identified before it leaves the device. Nudge's location updates reach the FI's
+# servers with the device's push registration, so they are linked; they are not combined with
+# other companies' data for advertising, so they are not tracking.
+PRECISE_LOCATION_LINKED = True
 
 # -- Android ----------------------------------------------------------------------------------
 
@@ -81,6 +89,16 @@ class PurposeString:
 
 
 @dataclass(frozen=True)
+class CollectedData:
+    """One ``NSPrivacyCollectedDataTypes`` entry of PrivacyInfo.xcprivacy."""
+
+    type: str  # NSPrivacyCollectedDataType
+    linked: bool  # NSPrivacyCollectedDataTypeLinked
+    tracking: bool  # NSPrivacyCollectedDataTypeTracking
+    purposes: tuple[str, ...]  # NSPrivacyCollectedDataTypePurposes
+
+
+@dataclass(frozen=True)
 class IosRules:
     purpose_strings: tuple[PurposeString, ...]  # must be present, non-empty
     forbidden_keys: tuple[str, ...]  # must be absent
@@ -88,6 +106,8 @@ class IosRules:
     forbidden_modes: tuple[str, ...]  # nudge's entries that must be absent
     sdk_version: str  # NUDGE_VERSION for the iOS SDK
     privacy_collected_types: tuple[str, ...]  # PrivacyInfo.xcprivacy data types, for app use
+    privacy_collected: tuple[CollectedData, ...]  # the same types as full manifest entries
+    privacy_forbidden_types: tuple[str, ...]  # data types PrivacyInfo.xcprivacy must not list
 
 
 @dataclass(frozen=True)
@@ -101,11 +121,18 @@ class AndroidRules:
 @dataclass(frozen=True)
 class ExpoRules:
     """expo-location's config plugin options: each is a text, a boolean, or ``False`` = leave
-    the key out (the plugin writes its generic text for any option not ``false``)."""
+    the key out (the plugin writes its generic text for any option not ``false``).
 
-    uses_location_plugin: bool
-    text_options: tuple[tuple[str, TextName], ...]
-    bool_options: tuple[tuple[str, bool], ...]
+    Every option is set, on every flag set: prebuild applies expo-location by itself when the
+    package is installed and not listed in ``plugins``, with no options, i.e. all generic texts.
+    """
+
+    uses_location_plugin: bool  # the client needs expo-location (else: pinned off if installed)
+    text_options: tuple[tuple[str, TextName], ...]  # set to the client's text
+    bool_options: tuple[tuple[str, bool], ...]  # switches, and ``False`` for forbidden texts
+    # Text options for keys that are the app's own, not nudge's (NSMotionUsageDescription):
+    # passed the app's own text for that Info.plist key, or ``False`` when it has none.
+    app_text_options: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -128,12 +155,13 @@ def _rules(flags: FlagSet) -> PlatformRules:
     location = flags.location or flags.background_location
     background = flags.background_location
     mode: LocationMode = "background" if background else "foreground" if location else "false"
+    ios = _ios(location, background, flags.push)
     return PlatformRules(
         flags=flags,
         location_mode=mode,
-        ios=_ios(location, background, flags.push),
+        ios=ios,
         android=_android(location, background, flags.push),
-        expo=_expo(location, background),
+        expo=_expo(location, background, ios),
     )
 
 
@@ -155,7 +183,17 @@ def _ios(location: bool, background: bool, push: bool) -> IosRules:
         # without the `location` background mode: only background clients may use it.
         sdk_version="nudgeGeo" if background else "nudgeStandard",
         privacy_collected_types=(PRECISE_LOCATION_TYPE,) if location else (),
+        privacy_collected=(_PRECISE_LOCATION,) if location else (),
+        privacy_forbidden_types=() if location else LOCATION_DATA_TYPES,
     )
+
+
+_PRECISE_LOCATION = CollectedData(
+    type=PRECISE_LOCATION_TYPE,
+    linked=PRECISE_LOCATION_LINKED,
+    tracking=False,
+    purposes=(APP_FUNCTIONALITY_PURPOSE,),
+)
 
 
 def _android(location: bool, background: bool, push: bool) -> AndroidRules:
@@ -178,19 +216,30 @@ def _android(location: bool, background: bool, push: bool) -> AndroidRules:
     )
 
 
-def _expo(location: bool, background: bool) -> ExpoRules:
-    if not location:
-        return ExpoRules(False, (), ())
-    texts: list[tuple[str, TextName]] = [("locationWhenInUsePermission", "location_when_in_use")]
-    if background:
-        texts.append(("locationAlwaysAndWhenInUsePermission", "location_always"))
-        texts.append(("locationAlwaysPermission", "location_always"))
+# expo-location 57's config plugin (plugin/build/withLocation.js): the text option that writes
+# each Info.plist key. It also writes NSMotionUsageDescription (motionUsagePermission).
+EXPO_LOCATION_TEXT_OPTIONS = {
+    WHEN_IN_USE_KEY: "locationWhenInUsePermission",
+    ALWAYS_AND_WHEN_IN_USE_KEY: "locationAlwaysAndWhenInUsePermission",
+    ALWAYS_KEY: "locationAlwaysPermission",
+}
+
+
+def _expo(location: bool, background: bool, ios: IosRules) -> ExpoRules:
+    # The texts follow the iOS rules: each purpose string is passed as its option, and every
+    # forbidden key's option is `false`, the only value that keeps the plugin's generic text out.
     return ExpoRules(
-        uses_location_plugin=True,
-        text_options=tuple(texts),
+        uses_location_plugin=location,
+        text_options=tuple(
+            (EXPO_LOCATION_TEXT_OPTIONS[p.key], p.text) for p in ios.purpose_strings
+        ),
         bool_options=(
+            *((EXPO_LOCATION_TEXT_OPTIONS[key], False) for key in ios.forbidden_keys),
             ("isIosBackgroundLocationEnabled", background),
             ("isAndroidBackgroundLocationEnabled", background),
             ("isAndroidForegroundServiceEnabled", background),
+            # ACTIVITY_RECOGNITION: nudges never read motion.
+            ("isAndroidMotionActivityEnabled", False),
         ),
+        app_text_options=(("motionUsagePermission", "NSMotionUsageDescription"),),
     )
