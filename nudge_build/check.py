@@ -14,6 +14,7 @@ from nudge_build.pipeline import (
     Progress,
     derive_flags,
     fetch_live,
+    merges_for,
     orgs_from_lock,
     render_all,
 )
@@ -27,7 +28,9 @@ DriftKind = Literal["changed", "missing", "stale", "lock"]
 class Drift:
     client: str
     kind: DriftKind
-    path: str  # a file, or "nudge-build.lock" for lockfile drift
+    # A file under the output root, the absolute path of a merge target (the partner's own
+    # file, outside the root), or "nudge-build.lock" for lockfile drift.
+    path: str
     detail: str = ""  # unified diff for "changed", a reason for "lock"
 
 
@@ -61,6 +64,7 @@ def run_check(
         orgs = orgs_from_lock(job)
     flags = derive_flags(job, orgs)
     rendered = render_all(job, orgs, flags)
+    merges = merges_for(job, orgs, flags)
     root = job.config.output.root
     lock_name = job.config.output.lockfile.name
     for client_id, files in rendered.items():
@@ -72,6 +76,11 @@ def run_check(
             elif old != new:
                 diff = unified_diff(relative, old, new)
                 report.drifts.append(Drift(client_id, "changed", relative, diff))
+        # Merge targets: only nudge's part can drift; the partner's edits elsewhere merge through.
+        for merge in merges.get(client_id, ()):
+            if merge.changed:
+                diff = unified_diff(merge.relative, merge.old, merge.new)
+                report.drifts.append(Drift(client_id, "changed", str(merge.path.absolute()), diff))
         recorded = entry.files if entry is not None else {}
         for relative in sorted(set(recorded) - set(files)):
             if read_target(root, relative) is not None:
@@ -88,6 +97,9 @@ def run_check(
             current = {path: file_digest(data) for path, data in files.items()}
             if dict(entry.files) != current:
                 reasons.append("file list or digests changed")
+            merged = {m.relative: m.part_digest for m in merges.get(client_id, ())}
+            if dict(entry.merged) != merged:
+                reasons.append("merge targets or nudge's part of them changed")
         if reasons:
             report.drifts.append(Drift(client_id, "lock", lock_name, ", ".join(reasons)))
     configured = {c.id for c in job.config.clients}

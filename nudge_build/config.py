@@ -26,6 +26,7 @@ CLIENT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 FLAG_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*\Z")
 BUILTIN_FLAGS = ("location", "background_location", "push")
+CLIENT_PLACEHOLDER = "{client}"
 STOCK_SETS = ("ios", "android", "flutter", "react-native", "expo")
 
 
@@ -58,12 +59,27 @@ class TemplatesConfig:
 
 
 @dataclass(frozen=True)
+class MergeConfig:
+    """Files the partner owns, edited in place: config-folder-relative paths with {client}."""
+
+    info_plist: str | None = None
+    dotenv: str | None = None
+
+    def targets(self) -> tuple[tuple[str, str], ...]:
+        """(kind, path pattern) for each configured target, in a fixed order."""
+        pairs = (("info_plist", self.info_plist), ("dotenv", self.dotenv))
+        return tuple((kind, path) for kind, path in pairs if path is not None)
+
+
+@dataclass(frozen=True)
 class ClientConfig:
     id: str
     api_key: str | None = None
     api_key_env: str | None = None
     flags: Mapping[str, bool] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
+    # Build flag combinations that cannot work as intended anyway (see flags.derive).
+    allow_unusual_flags: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,12 @@ class Config:
     templates: TemplatesConfig
     flag_rules: Mapping[str, str]
     clients: tuple[ClientConfig, ...]
+    merge: MergeConfig = MergeConfig()
+
+    @property
+    def project_dir(self) -> Path:
+        """The config file's folder: merge paths are relative to it and must stay inside it."""
+        return self.path.parent
 
     @property
     def flag_names(self) -> tuple[str, ...]:
@@ -169,7 +191,7 @@ def _table_name(header: str) -> str:
 
 def parse_config(data: Mapping[str, Any], *, path: Path, environ: Mapping[str, str]) -> Config:
     reader = _Reader(path)
-    reader.only_keys(data, "", ("api", "output", "templates", "flags", "clients"))
+    reader.only_keys(data, "", ("api", "output", "templates", "flags", "clients", "merge"))
     base_dir = path.parent
     api = _parse_api(reader, reader.table(data, "", "api"), environ)
     output = _parse_output(reader, reader.table(data, "", "output"), base_dir)
@@ -177,7 +199,8 @@ def parse_config(data: Mapping[str, Any], *, path: Path, environ: Mapping[str, s
     flag_rules = _parse_flag_rules(reader, reader.table(data, "", "flags"))
     flag_names = BUILTIN_FLAGS + tuple(n for n in flag_rules if n not in BUILTIN_FLAGS)
     clients = _parse_clients(reader, reader.table(data, "", "clients"), flag_names)
-    return Config(path, api, output, templates, flag_rules, clients)
+    merge = _parse_merge(reader, reader.table(data, "", "merge"), len(clients))
+    return Config(path, api, output, templates, flag_rules, clients, merge)
 
 
 def _parse_api(reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, str]) -> ApiConfig:
@@ -275,6 +298,37 @@ def _parse_templates(reader: _Reader, table: Mapping[str, Any], base_dir: Path) 
     )
 
 
+def _parse_merge(reader: _Reader, table: Mapping[str, Any], client_count: int) -> MergeConfig:
+    where = "merge"
+    keys = tuple(MergeConfig.__dataclass_fields__)
+    reader.only_keys(table, where, keys)
+    paths: dict[str, str] = {}
+    for key in keys:
+        value = reader.string(table, where, key, None)
+        if value is not None:
+            paths[key] = _merge_path(reader, key, value, client_count)
+    if len(set(paths.values())) < len(paths):
+        reader.fail(where, "dotenv", "a different file than [merge].info_plist", paths["dotenv"])
+    return MergeConfig(**paths)
+
+
+def _merge_path(reader: _Reader, key: str, value: str, client_count: int) -> str:
+    """The path with '.' parts dropped; one that could leave the project folder is refused."""
+    inside = "a path relative to the config file's folder that stays inside it"
+    if not value or "\0" in value or "\\" in value:
+        reader.fail("merge", key, inside + " (no NUL or backslash)", value)
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    if value.startswith("/") or re.match(r"[A-Za-z]:", value) or ".." in parts or not parts:
+        reader.fail("merge", key, inside, value)
+    if re.search(r"[{}]", value.replace(CLIENT_PLACEHOLDER, "")):
+        reader.fail("merge", key, "a path whose only placeholder is {client}", value)
+    if client_count > 1 and CLIENT_PLACEHOLDER not in value:
+        reader.fail(
+            "merge", key, "a path with {client}, or every client would edit one file", value
+        )
+    return "/".join(parts)
+
+
 def _parse_flag_rules(reader: _Reader, table: Mapping[str, Any]) -> dict[str, str]:
     rules: dict[str, str] = {}
     for name, expression in table.items():
@@ -301,7 +355,9 @@ def _parse_clients(
             )
         if not isinstance(body, dict):
             reader.fail("clients", client_id, "a table", body)
-        reader.only_keys(body, where, ("api_key", "api_key_env", "flags", "vars"))
+        reader.only_keys(
+            body, where, ("api_key", "api_key_env", "flags", "vars", "allow_unusual_flags")
+        )
         api_key = reader.string(body, where, "api_key", None)
         api_key_env = reader.env_name(body, where, "api_key_env", None)
         if (api_key is None) == (api_key_env is None):
@@ -320,7 +376,12 @@ def _parse_clients(
             if not isinstance(value, bool):
                 reader.fail(f"{where}.flags", name, "true or false", value)
         variables = reader.table(body, where, "vars")
-        clients.append(ClientConfig(client_id, api_key, api_key_env, dict(flags), variables))
+        allow_unusual = body.get("allow_unusual_flags", False)
+        if not isinstance(allow_unusual, bool):
+            reader.fail(where, "allow_unusual_flags", "true or false", allow_unusual)
+        clients.append(
+            ClientConfig(client_id, api_key, api_key_env, dict(flags), variables, allow_unusual)
+        )
     return tuple(clients)
 
 

@@ -83,7 +83,12 @@ def compile_rules(extra: Mapping[str, str], *, config_path: str) -> FlagRules:
 
 
 def derive(
-    org: Mapping[str, Any], rules: FlagRules, overrides: Mapping[str, bool], *, client: str
+    org: Mapping[str, Any],
+    rules: FlagRules,
+    overrides: Mapping[str, bool],
+    *,
+    client: str,
+    allow_unusual: bool = False,
 ) -> Flags:
     values: dict[str, bool] = {}
     items = []
@@ -95,13 +100,32 @@ def derive(
             source = "derived"
         values[name] = value
         items.append(Flag(name, value, source))  # type: ignore[arg-type]
-    if values["background_location"] and not values["location"]:
+    problem = None if allow_unusual else unworkable_combination(values)
+    if problem is not None:
         raise ConfigError(
-            f"client {client}: flag background_location is true but location is false; "
-            "background location needs location (check the overrides in [clients."
-            f"{client}.flags])"
+            f"client {client}: flag {problem} (check the overrides in [clients.{client}.flags] "
+            f"and the rules in [flags], or set allow_unusual_flags = true in [clients.{client}] "
+            "to build it anyway)"
         )
     return Flags(tuple(items))
+
+
+def unworkable_combination(values: Mapping[str, bool]) -> str | None:
+    """What is wrong with a combination of the built-in flags the apps cannot honour, if any.
+
+    Only overrides or ``[flags]`` rules reach these: the built-in rules never derive them.
+    """
+    if values["background_location"] and not values["location"]:
+        return (
+            "background_location is true but location is false; background location needs location"
+        )
+    if values["background_location"] and not values["push"]:
+        return (
+            "background_location is true but push is false; the SDK would be off "
+            "(NUDGE_ENABLED = NO) beside nudgeGeo, and without POST_NOTIFICATIONS the "
+            "persistent notification of its location service is hidden"
+        )
+    return None
 
 
 def _evaluate(

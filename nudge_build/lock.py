@@ -32,6 +32,9 @@ class LockedClient:
     flags: Mapping[str, bool] = field(default_factory=dict)
     flag_sources: Mapping[str, str] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # root-relative path -> digest
+    # Merge targets: project-relative path -> digest of nudge's part of the file only, so the
+    # partner's own edits elsewhere in it never read as drift.
+    merged: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ _ENTRY_TYPES: dict[str, tuple[type, type | None]] = {
     "flags": (dict, bool),
     "flag_sources": (dict, str),
     "files": (dict, str),
+    "merged": (dict, str),
 }
 
 
@@ -137,13 +141,16 @@ def dump_lock(lock: Lock) -> bytes:
 
 def lock_table(entry: LockedClient) -> dict[str, Any]:
     """One client's entry as the TOML tables under ``[clients.<id>]``."""
-    return {
+    table = {
         "digest": entry.digest,
         "flags": dict(entry.flags),
         "flag_sources": dict(entry.flag_sources),
         "files": dict(sorted(entry.files.items())),
         "organization": _sorted(entry.organization),
     }
+    if entry.merged:  # absent without [merge]: those lockfiles stay as they were
+        table["merged"] = dict(sorted(entry.merged.items()))
+    return table
 
 
 def _sorted(value: Any) -> Any:

@@ -21,13 +21,15 @@ from nudge_build.errors import ApiError, ConfigError, RenderError
 from nudge_build.flags import FlagRules, Flags, compile_rules, derive
 from nudge_build.journal import Journal
 from nudge_build.lock import Lock, LockedClient, dump_lock, locked_flags, read_lock
-from nudge_build.org import Organization, parse_organization
+from nudge_build.merge.apply import apply_client, clean_merge_temporaries
+from nudge_build.merge.plan import MergeChange, plan_merges
+from nudge_build.org import Organization, OrganizationError, parse_organization
+from nudge_build.platforms.ids import check_app_ids
 from nudge_build.targets import TargetSpec, discover_targets, expand_target, search_dirs
 from nudge_build.write import (
     Action,
     ClientPlan,
     OutputError,
-    apply_plan,
     clean_temporaries,
     plan_client,
     write_file_atomically,
@@ -63,6 +65,12 @@ class RunReport:
     removed_clients: list[str] = field(default_factory=list)
     lock_written: bool = False
     dry_run: bool = False
+    merges: dict[str, tuple[MergeChange, ...]] = field(default_factory=dict)  # per client
+
+    @property
+    def merges_done(self) -> list[MergeChange]:
+        """The merge targets of the clients done (written, or in a dry run: would be)."""
+        return [m for p in self.done for m in self.merges.get(p.client, ())]
 
     @property
     def conflicts(self) -> dict[str, tuple[str, ...]]:
@@ -205,6 +213,12 @@ def fetch_live(
     )
     orgs = {r.client: r.organization for r in results if r.organization is not None}
     failures = [Failure(r.client, r.error or "unknown error") for r in results if r.error]
+    for client_id, org in list(orgs.items()):
+        try:
+            check_app_ids(org, client=client_id)
+        except OrganizationError as exc:  # that client fails before render; the others go on
+            del orgs[client_id]
+            failures.append(Failure(client_id, str(exc)))
     return orgs, failures
 
 
@@ -220,6 +234,7 @@ def orgs_from_lock(job: Job) -> dict[str, Organization]:
         snapshot = job.lock.clients[client.id].organization
         try:
             orgs[client.id] = parse_organization(dict(snapshot), client=client.id)
+            check_app_ids(orgs[client.id], client=client.id)
         except ApiError as exc:
             raise ConfigError(f"{job.config.output.lockfile}: {exc}") from exc
     return orgs
@@ -230,7 +245,13 @@ def orgs_from_lock(job: Job) -> dict[str, Organization]:
 
 def derive_flags(job: Job, orgs: Mapping[str, Organization]) -> dict[str, Flags]:
     return {
-        c.id: derive(orgs[c.id].template_view(), job.rules, c.flags, client=c.id)
+        c.id: derive(
+            orgs[c.id].template_view(),
+            job.rules,
+            c.flags,
+            client=c.id,
+            allow_unusual=c.allow_unusual_flags,
+        )
         for c in job.selected
         if c.id in orgs
     }
@@ -263,6 +284,14 @@ def render_all(
     return rendered
 
 
+def merges_for(
+    job: Job, orgs: Mapping[str, Organization], flags: Mapping[str, Flags]
+) -> dict[str, tuple[MergeChange, ...]]:
+    """Every client's merge targets, edited in memory: a bad one stops the run before a write."""
+    env = job.templates.env if job.templates is not None else None
+    return plan_merges(job.config, env, job.selected, orgs, flags)
+
+
 # -- jobs -----------------------------------------------------------------------------------
 
 
@@ -286,6 +315,7 @@ def run_build(
         )
     report.flags = derive_flags(job, orgs)
     rendered = render_all(job, orgs, report.flags)
+    report.merges = merges_for(job, orgs, report.flags)
     root = job.config.output.root
     previous = job.lock.clients
     configured = {c.id for c in job.config.clients}
@@ -303,6 +333,7 @@ def run_build(
     if dry_run:
         return report
     clean_temporaries(root, job.config.output.lockfile)
+    clean_merge_temporaries([m for ms in report.merges.values() for m in ms])
     journal.begin(p for p in report.plans if not p.conflicts)
     entries = dict(previous)
     applied = []
@@ -310,14 +341,16 @@ def run_build(
         for plan in report.plans:
             if plan.conflicts:
                 continue
+            merges = report.merges.get(plan.client, ())
             try:
-                apply_plan(root, plan)
+                apply_client(root, plan, merges)
             except OutputError as exc:  # that client is as it was; the others go on
                 report.failures.append(Failure(plan.client, str(exc), exc.exit_code))
                 continue
             applied.append(plan.client)
             if plan.client in rendered:
-                entries[plan.client] = _entry(orgs[plan.client], report.flags[plan.client], plan)
+                entry = _entry(orgs[plan.client], report.flags[plan.client], plan, merges)
+                entries[plan.client] = entry
             else:
                 del entries[plan.client]
     finally:
@@ -347,14 +380,18 @@ def run_fetch(
         old = entries.get(client_id)
         values, sources = locked_flags(report.flags[client_id])
         files = old.files if old is not None else {}
-        entries[client_id] = LockedClient(org.snapshot, org.digest, values, sources, files)
+        merged = old.merged if old is not None else {}
+        entries[client_id] = LockedClient(org.snapshot, org.digest, values, sources, files, merged)
     report.lock_written = write_lock(job, entries)
     return report
 
 
-def _entry(org: Organization, flags: Flags, plan: ClientPlan) -> LockedClient:
+def _entry(
+    org: Organization, flags: Flags, plan: ClientPlan, merges: Sequence[MergeChange]
+) -> LockedClient:
     values, sources = locked_flags(flags)
-    return LockedClient(org.snapshot, org.digest, values, sources, dict(plan.files))
+    merged = {m.relative: m.part_digest for m in merges}
+    return LockedClient(org.snapshot, org.digest, values, sources, dict(plan.files), merged)
 
 
 def write_lock(job: Job, entries: Mapping[str, LockedClient]) -> bool:

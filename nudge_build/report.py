@@ -120,6 +120,13 @@ def build_summary(report: Any) -> list[str]:
         f"{report.count('update')} changed files, {report.count('unchanged')} unchanged, "
         f"{'would remove' if dry else 'removed'} {report.count('remove')}"
     ]
+    merges = report.merges_done
+    if merges:
+        changed = sum(1 for m in merges if m.changed)
+        lines.append(
+            f"merge targets: {'would update' if dry else 'updated'} nudge's keys in {changed} "
+            f"of {len(merges)} files, {len(merges) - changed} unchanged"
+        )
     if report.conflicts:
         names = ", ".join(report.conflicts)
         lines.append(
@@ -145,6 +152,11 @@ def dry_run_lines(report: Any, with_diff: bool) -> list[str]:
             if with_diff and change.action == "update":
                 assert change.old is not None and change.new is not None
                 lines.append(unified_diff(change.path, change.old, change.new).rstrip("\n"))
+    # The partner's own files: the diff is always shown, it is what review needs to see.
+    for merge in report.merges_done:
+        if merge.changed:
+            lines.append(f"would update nudge's keys in {merge.path}")
+            lines.append(unified_diff(merge.relative, merge.old, merge.new).rstrip("\n"))
     return lines
 
 
