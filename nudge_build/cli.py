@@ -338,6 +338,68 @@ def check(
 
 
 @main.command()
+@_clients_argument
+@click.option("--json", "as_json", is_flag=True, help="Structured data instead of Markdown.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/<client>.md (or .json) instead of printing.",
+)
+@pass_state
+def review(state: _State, clients: tuple[str, ...], as_json: bool, out: Path | None) -> None:
+    """Each client's store-submission kit, from the lockfile (no network)."""
+    from nudge_build import github
+    from nudge_build.review.run import kits_json, kits_markdown, review_kits, write_kits
+
+    kits = review_kits(_job(state, clients, render=False))
+    if out is not None:
+        for path in write_kits(kits, out, as_json=as_json):
+            if not state.quiet:
+                _echo(f"wrote {path}")
+        return
+    if as_json:  # every line of JSON starts with a space, a bracket or a quote: never "::"
+        _echo(kits_json(kits))
+        return
+    # Pasted texts quote the organization: in GitHub, none of their lines may act as a command.
+    with github.commands_stopped() if github.active(os.environ) else contextlib.nullcontext():
+        _echo(kits_markdown(kits).rstrip("\n"))
+
+
+@main.command()
+@_clients_argument
+@click.option("--ios", metavar="PATH", help="Info.plist, .app or .ipa; may hold {client}.")
+@click.option(
+    "--android", metavar="PATH", help="Merged AndroidManifest.xml, .apk or .aab; may hold {client}."
+)
+@click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
+@pass_state
+def verify(
+    state: _State, clients: tuple[str, ...], ios: str | None, android: str | None, as_json: bool
+) -> None:
+    """Check built apps against each client's flags in the lockfile (no network)."""
+    from nudge_build import github
+    from nudge_build.verify import run_verify
+    from nudge_build.verify.output import report_github
+
+    report = run_verify(_job(state, clients, render=False), ios=ios, android=android)
+    in_github = github.active(os.environ)
+    if as_json:
+        _echo(report.as_json())
+    else:
+        # Findings quote the artifacts: in GitHub, none of their lines may act as a command.
+        with github.commands_stopped() if in_github else contextlib.nullcontext():
+            for finding in report.findings:
+                _echo(finding.line())
+        if not state.quiet:
+            _echo(report.summary_line())
+    for error in report.errors:
+        _echo(f"error: {error.line()}", err=True)
+    if in_github:
+        report_github(report)
+    sys.exit(report.exit_code)
+
+
+@main.command()
 @click.option("--shards", type=click.IntRange(min=1), help="Split the clients into N shards.")
 @click.option(
     "--per-job",
