@@ -180,7 +180,7 @@ def test_dry_run_writes_nothing_and_shows_the_diff(tmp_path, api):
     assert "merge targets: would update nudge's keys in 2 of 2 files" in result.stdout
 
 
-def test_a_client_that_fails_to_write_leaves_its_merge_target_untouched(tmp_path, api, unwritable):
+def test_a_client_that_fails_to_write_leaves_its_merge_target_untouched(tmp_path, api, unwritable):  # noqa: F811
     config = fetched(make_app(tmp_path, api))
     assert cli(config, "render").exit_code == 0
     # summit-cu now gets location: its generated files and its Info.plist would both change.
