@@ -97,7 +97,10 @@ def test_init_refuses_to_overwrite(tmp_path):
     (tmp_path / "nudge-build.toml").write_text("# mine\n")
     result = CliRunner().invoke(main, ["init", "--dir", str(tmp_path)])
     assert result.exit_code == 2
-    assert "already exists (pass --force to overwrite)" in result.output
+    assert (
+        "already exists (pass --force to overwrite, or --copy-templates to add only the "
+        "templates)" in result.output
+    )
     assert (tmp_path / "nudge-build.toml").read_text() == "# mine\n"
 
 
@@ -118,7 +121,7 @@ def test_init_copy_templates_and_partner_override_wins(tmp_path):
             config.read_text().replace("[templates]\n", '[templates]\ndir = "nudge-templates"\n')
         )
         assert cli(config, "build", env=project_env()).exit_code == 0
-    xcconfig = (tmp_path / "build/nudge/harbor-bank/ios/Nudge.xcconfig").read_text()
+    xcconfig = (tmp_path / "nudge/harbor-bank/ios/Nudge.xcconfig").read_text()
     assert xcconfig.endswith("NUDGE_PARTNER = harbor-bank\n")
 
     listing = cli(config, "templates", "--list")
@@ -192,8 +195,11 @@ def test_wheel_ships_templates_and_demo_runs_from_it(tmp_path):
     ).stdout.strip()
     ours = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
     (Path(venv_site) / "test-deps.pth").write_text("".join(f"{p}\n" for p in ours))
+    # --ignore-installed: with the package already installed in the environment running the
+    # tests (as after `pip install '.[test]'`), pip would call the wheel satisfied through that
+    # path line and install nothing.
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
         check=True,
         capture_output=True,
     )
