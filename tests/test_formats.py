@@ -8,7 +8,6 @@ import math
 import plistlib
 import random
 import re
-import shutil
 import subprocess
 import tomllib
 import unicodedata
@@ -33,6 +32,7 @@ from nudge_build.formats import (
     unescape_android_string,
     validate,
 )
+from tests import platform_tools
 from tests.swift_build_macros import info_plist_value
 
 JAVA_READER = Path(__file__).parent / "java" / "ReadBack.java"
@@ -364,9 +364,7 @@ def _random_properties_document(rng: random.Random) -> str:
 
 
 def _run_java(args: list[str]) -> dict[str, dict[str, str] | str]:
-    java = shutil.which("java")
-    if java is None:
-        pytest.skip("java is not on PATH (the CI machine has it)")
+    java = platform_tools.debian_tool("java", "default-jre-headless")
     result = subprocess.run(
         [java, str(JAVA_READER), *args], capture_output=True, text=True, check=True, timeout=120
     )
@@ -462,9 +460,7 @@ def test_env_values_read_back_exactly_with_the_android_gradle_regex(
 def test_env_values_read_back_exactly_with_the_windows_js_regex(
     java_readings: dict[str, object],
 ) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not on PATH")
+    node = platform_tools.node()
     # The line regex of windows/RNCConfig/generate-header.js, over readline's lines.
     script = (
         "const text = require('fs').readFileSync(process.argv[1], 'utf8');"
