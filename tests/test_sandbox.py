@@ -436,7 +436,8 @@ def test_scripted_hang_answers_nothing_and_stop_still_returns_promptly() -> None
                 sock.recv(1)
             started = time.monotonic()
             sandbox.stop()
-            assert time.monotonic() - started < 1.0
+            # Far below the 10 s a handler would otherwise hold on, with room for a loaded CI box.
+            assert time.monotonic() - started < 5.0
             assert sock.recv(1) == b""  # the hung handler let go of the connection
     finally:
         sandbox.stop()
@@ -452,7 +453,8 @@ def test_stop_releases_a_trickling_handler_promptly() -> None:
             assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
             started = time.monotonic()
             sandbox.stop()
-            assert time.monotonic() - started < 1.0
+            # Far below the 10 s a handler would otherwise hold on, with room for a loaded CI box.
+            assert time.monotonic() - started < 5.0
     finally:
         sandbox.stop()
 
