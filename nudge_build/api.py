@@ -26,21 +26,32 @@ from urllib.request import getproxies
 import httpx
 
 from nudge_build import __version__
+from nudge_build.answer import ACCEPT_ENCODING, AnswerRefused, decode_json, read_body
 from nudge_build.config import ApiConfig
 from nudge_build.credentials import Credentials
 from nudge_build.errors import ApiError
 from nudge_build.heap import frozen_heap
 from nudge_build.org import Organization, OrganizationError, parse_organization
-from nudge_build.secret import Secret, register
+from nudge_build.secret import Secret, declare_public, register
 from nudge_build.transport import PoolTransport
 
 log = logging.getLogger("nudge_build.api")
 
 # Refresh this long before expiry, so that no request leaves with a token about to lapse.
 TOKEN_REFRESH_MARGIN = 60.0
+# A token endpoint whose tokens expire at once would have the run ask for a token per request:
+# more refreshes for expiry than this within the window fail the run instead.
+MAX_REFRESHES = 3
+REFRESH_WINDOW = 60.0
+# An API that answers 401 to every token would do the same: this many fresh tokens refused in
+# a row, none of them accepted even once, fail the run. (Higher than MAX_REFRESHES: clients
+# whose first requests are all refused each refuse one token before any retry comes back.)
+MAX_REFUSED_IN_A_ROW = 10
 RETRY_AFTER_STATUSES = (429, 503)
 MAX_BACKOFF = 30.0
-_ERROR_CODE_JUNK = re.compile(r"[^A-Za-z0-9_.\-]")
+# Kept in an error code besides letters and digits: '%', '+', '/' and '=' too, so that a
+# percent- or base64-encoded echo of a secret stays recognisable to the redaction.
+_ERROR_CODE_JUNK = re.compile(r"[^A-Za-z0-9_.%+/=\-]")
 
 
 class CredentialsError(ApiError):
@@ -52,6 +63,15 @@ class FetchResult:
     client: str
     organization: Organization | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A final answer, its body read within ``[api].max_response_bytes``."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -89,14 +109,22 @@ class TokenAuth(httpx.Auth):
         self._on_token = on_token
         self._token: _Token | None = None
         self._refused: _Token | None = None
+        self._sent = False  # whether the current token has gone out with a request
+        self._accepted = False  # whether it has had an answer other than 401
+        self._refreshes: list[float] = []  # when recent refreshes for expiry began
+        self._refused_in_a_row = 0
         self._failure: tuple[_Token | None, ApiError] | None = None
         self._lock = asyncio.Lock()
 
     def _usable(self) -> _Token | None:
         token = self._token
-        if token is None or token is self._refused or not token.fresh(time.monotonic()):
+        if token is None or token is self._refused:
             return None
-        return token
+        # A token serves at least one request however short its life, or tokens that expire
+        # at once would cost one token request per API call.
+        if not self._sent or token.fresh(time.monotonic()):
+            return token
+        return None
 
     async def current(self) -> _Token:
         """A token to send now, fetching a new one (once for everybody) when needed."""
@@ -112,6 +140,8 @@ class TokenAuth(httpx.Auth):
                 raise type(failed)(str(failed))
             stale = self._token
             try:
+                if stale is not None:
+                    self._count_refresh(stale)
                 token = await self._fetch()
             except ApiError as exc:
                 self._failure = (stale, exc)
@@ -120,7 +150,31 @@ class TokenAuth(httpx.Auth):
             if self._on_token is not None:
                 self._on_token(token.value)
             self._token = token
+            self._sent = self._accepted = False
             return token
+
+    def _count_refresh(self, stale: _Token) -> None:
+        """Note a refresh of ``stale``; ApiError when the bound on refreshes is reached."""
+        if stale is self._refused:
+            # Refreshes after a 401 are bounded by the clients (each gets one); an API that
+            # accepts no token at all ends the run sooner than that.
+            self._refused_in_a_row = 0 if self._accepted else self._refused_in_a_row + 1
+            if self._refused_in_a_row >= MAX_REFUSED_IN_A_ROW:
+                raise ApiError(
+                    f"the API refused {self._refused_in_a_row} fresh tokens in a row (401) "
+                    "without accepting any; not asking the token endpoint for more"
+                )
+            return
+        now = time.monotonic()
+        self._refreshes = [t for t in self._refreshes if now - t < REFRESH_WINDOW]
+        if len(self._refreshes) >= MAX_REFRESHES:
+            count = len(self._refreshes) + 1
+            raise ApiError(
+                f"the token endpoint issues tokens that expire at once ({count} tokens within "
+                f"{REFRESH_WINDOW:g} s, expires_in = {stale.lifetime / 60:g} minutes); not "
+                "asking for more"
+            )
+        self._refreshes.append(now)
 
     def refuse(self, token: _Token) -> None:
         """The server answered 401 to ``token``: the next ``current()`` fetches a new one.
@@ -135,11 +189,15 @@ class TokenAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self.current()
         request.headers["Authorization"] = f"Bearer {token.value}"
+        if token is self._token:
+            self._sent = True
         response = yield request
         if response.status_code == 401:
             # The retry is the caller's: it happens outside this request's timeout and slot,
-            # after httpx has read this answer and given the connection back to the pool.
+            # after this answer has been read and its connection given back to the pool.
             self.refuse(token)
+        elif token is self._token:
+            self._accepted = True
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("TokenAuth is for the async client only")
@@ -169,7 +227,11 @@ class NudgeApi:
             base_url=settings.base_url,
             timeout=httpx.Timeout(settings.timeout),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            headers={"User-Agent": f"nudge-build/{__version__}"},
+            # Only the codings answer.py can inflate step by step, whatever httpx could decode.
+            headers={
+                "User-Agent": f"nudge-build/{__version__}",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             transport=transport,
             follow_redirects=False,
         )
@@ -178,6 +240,9 @@ class NudgeApi:
         # Joined with base_url once: httpx would parse and join a relative path per request.
         self._token_url = self._client.build_request("POST", "/oauth2/token").url
         self._org_url = self._client.build_request("POST", "/GetOrganization").url
+        # How messages name a call: method and path, never the host's userinfo, a key or a token.
+        self._token_call = f"POST {self._token_url.path}"
+        self._org_call = f"POST {self._org_url.path}"
 
     async def __aenter__(self) -> NudgeApi:
         return self
@@ -207,35 +272,45 @@ class NudgeApi:
             data["client_secret"] = secret.reveal()
 
         async def send() -> httpx.Response:
-            return await self._client.post(
-                self._token_url, data=data, auth=auth or httpx.USE_CLIENT_DEFAULT
+            request = self._client.build_request("POST", self._token_url, data=data)
+            return await self._client.send(
+                request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True
             )
 
         requested = time.monotonic()
         try:
-            response = await self._with_retries(send, what="token request", authorized=False)
+            response = await self._with_retries(send, what=self._token_call, authorized=False)
         except _GiveUp as exc:
             raise ApiError(str(exc)) from None
         status = response.status_code
         code = _error_code(response)
         if status == 401 or code == "invalid_client":
             raise CredentialsError(
-                f"the token endpoint refused the client credentials ({status} {code}): "
+                f"{self._token_call} refused the client credentials ({status} {code}): "
                 f"check {self._credentials.source}"
             )
         if status != 200:
-            raise ApiError(f"the token endpoint answered {status} ({code})")
+            raise ApiError(f"{self._token_call} answered {status} ({code})")
         # Never quote this body in a message: it is where the token is.
         try:
-            body = response.json()
+            body = decode_json(response.body)
+        except AnswerRefused as exc:
+            raise ApiError(f"{self._token_call}: {exc}") from None
         except ValueError:
-            raise ApiError("the token endpoint's answer is not JSON") from None
+            raise ApiError(f"{self._token_call}: the answer is not JSON") from None
         if not isinstance(body, dict):
-            raise ApiError("the token endpoint's answer is not a JSON object")
+            raise ApiError(f"{self._token_call}: the answer is not a JSON object")
         token = body.get("access_token")
         expires_in = body.get("expires_in")
         if not isinstance(token, str) or not token:
             raise ApiError("token response: access_token is missing or not a string")
+        problem = _header_problem(token)
+        if problem is not None:
+            # Refused here, not retried: httpx would fail on it as if the network had.
+            raise ApiError(
+                f"token response: the access token contains {problem}, which an HTTP header "
+                "cannot carry; not using it"
+            )
         if str(body.get("token_type", "Bearer")).lower() != "bearer":
             # Not quoted: a confused server might put the token there.
             raise ApiError("token response: token_type is not Bearer")
@@ -257,16 +332,17 @@ class NudgeApi:
             async with asyncio.timeout_at(self._loop_deadline()):
                 await self.auth.current()
         except TimeoutError:
-            raise ApiError(self._deadline_passed("token request")) from None
+            raise ApiError(self._deadline_passed(self._token_call)) from None
 
     # -- GetOrganization -------------------------------------------------------------------
 
     async def get_organization(self, client: str, api_key: Secret | str) -> Organization:
         key = api_key.reveal() if isinstance(api_key, Secret) else api_key
-        what = f"client {client}: GetOrganization"
+        what = f"client {client}: {self._org_call}"
 
         async def send() -> httpx.Response:
-            return await self._client.post(self._org_url, json={"apiKey": key}, auth=self.auth)
+            request = self._client.build_request("POST", self._org_url, json={"apiKey": key})
+            return await self._client.send(request, auth=self.auth, stream=True)
 
         try:
             response = await self._with_retries(send, what=what, authorized=True)
@@ -276,7 +352,9 @@ class NudgeApi:
             raise ApiError(f"client {client}: no access token: {exc}") from None
         status = response.status_code
         if status == 404:
-            raise ApiError(f"client {client}: organization not found (404 from GetOrganization)")
+            raise ApiError(
+                f"client {client}: organization not found ({self._org_call} answered 404)"
+            )
         if status == 401:
             raise ApiError(
                 f"{what} answered 401 again after a fresh token ({_error_code(response)})"
@@ -284,9 +362,11 @@ class NudgeApi:
         if status != 200:
             raise ApiError(f"{what} answered {status} ({_error_code(response)})")
         try:
-            body = response.json()
+            body = decode_json(response.body)
+        except AnswerRefused as exc:
+            raise ApiError(f"{what}: {exc}") from None
         except ValueError as exc:
-            snippet = response.text[:40].replace("\n", " ")
+            snippet = response.body[:40].decode("utf-8", "replace").replace("\n", " ")
             raise OrganizationError(
                 f"{what}: the answer is not JSON ({exc}; it starts {snippet!r})"
             ) from None
@@ -298,6 +378,8 @@ class NudgeApi:
         progress: Callable[[FetchResult], None] | None = None,
     ) -> list[FetchResult]:
         """GetOrganization for every client; a failure is that client's alone."""
+        # Not secrets, and printed: a piece of a key that is also in one of them is no leak.
+        declare_public([self._credentials.client_id, *(client for client, _ in keys)])
         await self.ensure_token()
 
         async def one(client: str, key: Secret | str) -> FetchResult:
@@ -307,7 +389,7 @@ class NudgeApi:
                 result = FetchResult(client, organization=org)
             except TimeoutError:
                 result = FetchResult(
-                    client, error=self._deadline_passed(f"client {client}: GetOrganization")
+                    client, error=self._deadline_passed(f"client {client}: {self._org_call}")
                 )
             except ApiError as exc:
                 result = FetchResult(client, error=str(exc))
@@ -328,7 +410,7 @@ class NudgeApi:
         *,
         what: str,
         authorized: bool,
-    ) -> httpx.Response:
+    ) -> _Reply:
         """Call ``send`` until it gives a final answer; raise _GiveUp with the reason.
 
         ``authorized`` requests take a concurrency slot and the run's token; the token request
@@ -342,6 +424,8 @@ class NudgeApi:
             last_try = tries > settings.max_retries
             try:
                 response = await self._attempt(send, authorized)
+            except AnswerRefused as exc:  # the same server would send the same again
+                raise _GiveUp(f"{what}: {exc}") from None
             except (httpx.RequestError, TimeoutError) as exc:
                 reason = self._transport_reason(exc)
                 if last_try:
@@ -375,16 +459,26 @@ class NudgeApi:
 
     async def _attempt(
         self, send: Callable[[], Awaitable[httpx.Response]], authorized: bool
-    ) -> httpx.Response:
+    ) -> _Reply:
         if not authorized:
             async with asyncio.timeout(self.settings.timeout):
-                return await send()
+                return await self._exchange(send)
         # Neither the wait for a slot nor a token refresh (which has its own timeouts and
         # retries) counts against this request's timeout: only the exchange itself does.
         async with self._slots:
             await self.auth.current()
             async with asyncio.timeout(self.settings.timeout):
-                return await send()
+                return await self._exchange(send)
+
+    async def _exchange(self, send: Callable[[], Awaitable[httpx.Response]]) -> _Reply:
+        """One request and its whole answer, read within ``[api].max_response_bytes``."""
+        response = await send()
+        try:
+            body = await read_body(response, self.settings.max_response_bytes)
+        finally:
+            # Unread, the connection cannot be reused: closing it is what bounds the read.
+            await response.aclose()
+        return _Reply(response.status_code, response.headers, body)
 
     async def _sleep(self, delay: float, *, what: str, reason: str) -> None:
         remaining = self.remaining()
@@ -454,14 +548,36 @@ def _host(base_url: str | None) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _error_code(response: httpx.Response) -> str:
+def _header_problem(token: str) -> str | None:
+    """What keeps ``token`` out of an ``Authorization: Bearer`` header, if anything.
+
+    Printable ASCII without spaces only, as RFC 6750's b64token and more: a line break would
+    end the header, anything else httpx or the server could not encode or parse. The
+    character is named by its code point only, never shown."""
+    for char in token:
+        if char in "\r\n":
+            return "a line break (CR or LF)"
+        if char == " ":
+            return "a space"
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"U+{code:04X}, a lone surrogate"
+        if code < 0x20 or code == 0x7F:
+            return f"a control character (U+{code:04X})"
+        if code > 0x7E:
+            return f"a character that is not ASCII (U+{code:04X})"
+    return None
+
+
+def _error_code(response: _Reply) -> str:
     """The OAuth2-style ``error`` code of an error answer; never its free-text description.
 
     Only the characters an error code is made of are kept (RFC 6749 5.2 allows printable ASCII;
-    we keep fewer), so a server cannot put line breaks or workflow commands into our output."""
+    we keep fewer: no ':', no space), so a server cannot put line breaks or workflow commands
+    into our output."""
     try:
-        body = response.json()
-    except ValueError:
+        body = decode_json(response.body)
+    except (ValueError, AnswerRefused):
         return "no JSON error body"
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         code = _ERROR_CODE_JUNK.sub("?", body["error"])[:40]

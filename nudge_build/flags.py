@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from nudge_build.config import BUILTIN_FLAGS
 from nudge_build.errors import ConfigError
+from nudge_build.jinja_sandbox import LimitedSandbox
 
 BUILTIN_RULES: dict[str, str] = {
     # A suspended organization sends no nudges, so its app must not ask for location it
@@ -66,8 +66,9 @@ class FlagRules:
 
 def compile_rules(extra: Mapping[str, str], *, config_path: str) -> FlagRules:
     """Merge ``[flags]`` over the built-ins and compile them; syntax errors are config errors."""
-    # The sandbox stops a config expression from reaching Python internals; it only reads data.
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+    # The sandbox stops a config expression from reaching Python internals (it only reads data)
+    # and from making huge values ('x' * 10**9, range(10**9)).
+    env = LimitedSandbox(undefined=StrictUndefined)
     rules = dict(BUILTIN_RULES)
     rules.update(extra)
     compiled = []
@@ -96,7 +97,7 @@ def derive(
         if name in overrides:
             value, source = overrides[name], "override"
         else:
-            value = _evaluate(function, expression, org, values, client=client, name=name)
+            value = _evaluate(function, expression, org, dict(values), client=client, name=name)
             source = "derived"
         values[name] = value
         items.append(Flag(name, value, source))  # type: ignore[arg-type]
@@ -108,6 +109,22 @@ def derive(
             "to build it anyway)"
         )
     return Flags(tuple(items))
+
+
+def evaluate_rule(
+    rules: FlagRules,
+    name: str,
+    org: Mapping[str, Any],
+    earlier: Mapping[str, bool],
+    *,
+    client: str,
+) -> bool:
+    """One rule's value, as ``derive`` computes it; ``explain`` passes mappings that record
+    what the expression reads, which is why ``earlier`` is handed over as it is."""
+    for rule_name, expression, function in rules.compiled:
+        if rule_name == name:
+            return _evaluate(function, expression, org, earlier, client=client, name=name)
+    raise KeyError(name)
 
 
 def unworkable_combination(values: Mapping[str, bool]) -> str | None:
@@ -138,10 +155,15 @@ def _evaluate(
     name: str,
 ) -> bool:
     try:
-        value = function(org=org, flags=dict(earlier))
+        value = function(org=org, flags=earlier)
     except TemplateError as exc:
         raise ConfigError(
             f"client {client}: flag {name}: expression {expression!r} failed: {exc}"
+        ) from exc
+    except Exception as exc:  # the expression is config: 1/0 or 2.0 ** 5000 is its error, not ours
+        raise ConfigError(
+            f"client {client}: flag {name}: expression {expression!r} failed: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
     if isinstance(value, Undefined):
         # A bare expression hands back its Undefined instead of raising: report it the same way.

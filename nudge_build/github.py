@@ -5,9 +5,11 @@ commands on stdout (``::add-mask::``, ``::error …::``, ``::group::``, ``::stop
 the files named by ``$GITHUB_OUTPUT`` and ``$GITHUB_STEP_SUMMARY``.
 
 Text that we did not write (organization data in a diff, a server's error description) can reach
-the log; a line of it that starts with ``::`` would be a workflow command. Such text is printed
-with commands stopped (:func:`commands_stopped`), one-line messages are escaped, and step outputs
-go through the output file with a random delimiter, never through stdout.
+the log; a line of it that starts with ``::`` would be a workflow command. Every line the CLI
+prints in GitHub mode passes :func:`inert` (on stdout and stderr alike); blocks of it are also
+printed with commands stopped (:func:`commands_stopped`); command data and properties are
+escaped; step outputs go through the output file with a random delimiter, never through stdout;
+and in the job summary outside text is literal Markdown (:func:`markdown_text`, :func:`_code`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from nudge_build import secret
 
 if TYPE_CHECKING:
     from nudge_build.check import CheckReport
+    from nudge_build.impact import ClientImpact
     from nudge_build.matrix import Shard
-    from nudge_build.pipeline import RunReport
+    from nudge_build.pipeline import RunReport, RunWarning
 
 Level = Literal["error", "warning", "notice"]
 
@@ -123,6 +126,17 @@ def annotate_error(message: str, *, file: str | None, line: int | None) -> None:
     annotate("error", message, file=file, line=line)
 
 
+def error_summary(command: str | None, message: str, exit_code: int) -> str:
+    """The job summary of a run that stopped at an error (config, credentials, templates):
+    a summary is always written, so the run page says what failed, not nothing."""
+    head, *rest = message.splitlines() or [""]
+    lines = [f"## nudge-build {command or ''}".rstrip(), "", f"**Failed** (exit {exit_code}):"]
+    lines += ["", markdown_text(head)]
+    if rest:
+        lines += ["", *(f"- {markdown_text(line.removeprefix('- '))}" for line in rest)]
+    return "\n".join(lines) + "\n"
+
+
 @contextmanager
 def group(title: str) -> Iterator[None]:
     """A foldable ``::group::`` in the log; groups do not nest."""
@@ -154,6 +168,34 @@ def untrusted_group(title: str) -> Iterator[None]:
         yield
 
 
+# The runner reads stdout and stderr line by line (a line ends at CR, LF or CRLF). A line is a
+# command when it starts with "::" once leading white space is trimmed, or when it holds "##["
+# anywhere (the older syntax, still parsed). ``str.isspace`` is wider than .NET's TrimStart, so
+# the check below errs on the side of escaping.
+_RUNNER_LINE = re.compile(r"(\r\n|\r|\n)")
+_OLD_COMMAND = "##["
+OUR_COMMANDS = frozenset(
+    {"add-mask", "error", "warning", "notice", "group", "endgroup", "stop-commands"}
+)
+
+
+def inert(text: str) -> str:
+    """Text we did not write, made safe to print on any stream in GitHub mode.
+
+    A line whose first non-blank characters are ``::`` gets a backslash before them, and every
+    ``##[`` becomes ``#\\u0023[`` (inside a JSON string that is the same text). Unlike
+    :func:`commands_stopped` this holds for stderr too, whose lines the runner may interleave
+    with stdout's in any order, and it needs no token.
+    """
+    parts = _RUNNER_LINE.split(text_only(text).replace(_OLD_COMMAND, "#\\u0023["))
+    for index in range(0, len(parts), 2):  # even entries are lines, odd ones their endings
+        line = parts[index]
+        body = line.lstrip()
+        if body.startswith("::"):
+            parts[index] = line[: len(line) - len(body)] + "\\" + body
+    return "".join(parts)
+
+
 def escape_data(value: str) -> str:
     """Workflow-command data: the runner decodes these, so a value cannot end its command."""
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -164,8 +206,17 @@ def escape_property(value: str) -> str:
 
 
 def _write(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(text_only(line) + "\n")
     sys.stdout.flush()
+
+
+def text_only(text: str) -> str:
+    """``text`` with any lone surrogate (JSON can carry one, UTF-8 cannot) shown as ``\\udXXX``.
+
+    Outside text reaches every stream and file here; one unencodable character must not turn
+    a report into an internal error.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _file_named_in(message: str) -> str | None:
@@ -212,7 +263,7 @@ def set_outputs(
     for name, raw in values.items():
         if not _OUTPUT_NAME.match(name):
             raise ValueError(f"refusing step output name {name!r}")
-        value = secret.redact(raw)
+        value = text_only(secret.redact(raw))
         delimiter = new_delimiter()
         if delimiter in value or delimiter in name:
             raise ValueError(f"refusing step output {name!r}: its value contains its delimiter")
@@ -227,7 +278,7 @@ def append_summary(markdown: str, environ: Mapping[str, str] | None = None) -> N
     if not path:
         return
     with Path(path).open("a", encoding="utf-8", newline="\n") as handle:
-        handle.write(secret.redact(markdown))
+        handle.write(text_only(secret.redact(markdown)))
 
 
 def shown_path(root: Path, relative: str) -> str:
@@ -278,6 +329,7 @@ def report_build(
                 title="nudge-build: file changed by hand",
                 environ=environ,
             )
+    annotate_warnings(report.warnings, environ)
     outputs = build_outputs(report, root=root, lockfile=lockfile)
     set_outputs(outputs, environ)
     files = outputs["files"].splitlines()
@@ -304,34 +356,36 @@ def build_summary_markdown(
     report: RunReport, command: str, files: Sequence[str], *, root: Path
 ) -> str:
     title = f"## nudge-build {command}" + (" (dry run)" if report.dry_run else "")
-    lines = [title, "", f"{report.built} of {len(report.clients)} clients {_done(report)}.", ""]
+    lines = [title, "", *impact_table(report.impacts)]
+    lines += [f"{report.built} of {len(report.clients)} clients {_done(report, command)}.", ""]
     if report.flags:
         lines += _flags_table(report)
     verb = "Files that would change" if report.dry_run else "Files changed"
     lines += _path_list(verb, files)
     if report.failures:
         lines += ["", f"**Failed clients: {len(report.failures)}**", ""]
-        lines += [f"- `{f.client}`: {markdown_text(f.reason)}" for f in report.failures]
+        lines += [f"- {_code(f.client)}: {markdown_text(f.reason)}" for f in report.failures]
     if report.conflicts:
         lines += ["", "**Changed by hand, left as they are:**", ""]
         lines += [
             f"- {_code(shown_path(root, p))}" for paths in report.conflicts.values() for p in paths
         ]
     if report.removed_clients:
-        removed = ", ".join(f"`{c}`" for c in report.removed_clients)
+        removed = ", ".join(_code(c) for c in report.removed_clients)  # ids from the lockfile
         lines += ["", f"Clients no longer configured: {removed}"]
     return "\n".join(lines) + "\n"
 
 
-def _done(report: RunReport) -> str:
-    return "would be built" if report.dry_run else "built"
+def _done(report: RunReport, command: str) -> str:
+    done = "rendered" if command == "render" else "built"
+    return f"would be {done}" if report.dry_run else done
 
 
 def _flags_table(report: RunReport) -> list[str]:
     names: list[str] = []
     for client_flags in report.flags.values():
         names += [f.name for f in client_flags if f.name not in names]
-    lines = ["| client | " + " | ".join(f"`{n}`" for n in names) + " |"]
+    lines = ["| client | " + " | ".join(_code(n, in_table=True) for n in names) + " |"]
     lines.append("|---" * (len(names) + 1) + "|")
     overridden = False
     for client_id, client_flags in report.flags.items():
@@ -347,7 +401,7 @@ def _flags_table(report: RunReport) -> list[str]:
                 mark += "\\*"
                 overridden = True
             cells.append(mark)
-        lines.append(f"| `{client_id}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {_code(client_id, in_table=True)} | " + " | ".join(cells) + " |")
     if overridden:
         lines += ["", "\\* set by an override in the config"]
     return [*lines, ""]
@@ -380,29 +434,85 @@ def check_outputs(report: CheckReport, *, root: Path, lockfile: Path) -> dict[st
 def report_check(
     report: CheckReport, *, root: Path, lockfile: Path, environ: Mapping[str, str] | None = None
 ) -> None:
+    from nudge_build.check import CAUSES
+
     environ = os.environ if environ is None else environ
     for failure in report.failures:
         annotate("error", failure.reason, title=f"client {failure.client}", environ=environ)
+    annotate_warnings(report.warnings, environ)
     outputs = check_outputs(report, root=root, lockfile=lockfile)
     set_outputs(outputs, environ)
     lock_shown = shown_path(lockfile.parent, lockfile.name)
-    lines = ["## nudge-build check", ""]
+    lines = ["## nudge-build check", "", *impact_table(report.impacts)]
     if not report.drifts:
         lines.append("Generated files and the lockfile are up to date.")
     else:
-        lines += [f"**{len(report.drifts)} difference(s)**; run `nudge-build build` to update.", ""]
-        lines += ["| client | what | path |", "|---|---|---|"]
+        lines += [report.summary_line(), ""]  # our words and commands only: no escaping
+        lines += ["| client | what | path | fix |", "|---|---|---|---|"]
         for drift in report.drifts[:SUMMARY_MAX_PATHS]:
             what = markdown_text(
-                f"lockfile: {drift.detail}" if drift.kind == "lock" else drift.kind
+                f"lockfile: {drift.detail}" if drift.kind == "lock" else CAUSES[drift.cause]
             )
             path = lock_shown if drift.kind == "lock" else shown_path(root, drift.path)
-            lines.append(f"| `{drift.client}` | {what} | {_code(path, in_table=True)} |")
+            fix = _code(drift.fix, in_table=True)
+            client = _code(drift.client, in_table=True)
+            lines.append(f"| {client} | {what} | {_code(path, in_table=True)} | {fix} |")
         if len(report.drifts) > SUMMARY_MAX_PATHS:
-            lines.append(f"| … | {len(report.drifts) - SUMMARY_MAX_PATHS} more | |")
+            lines.append(f"| … | {len(report.drifts) - SUMMARY_MAX_PATHS} more | | |")
     if report.failures:
         lines += ["", f"**Failed clients: {len(report.failures)}**", ""]
-        lines += [f"- `{f.client}`: {markdown_text(f.reason)}" for f in report.failures]
+        lines += [f"- {_code(f.client)}: {markdown_text(f.reason)}" for f in report.failures]
+    append_summary("\n".join(lines) + "\n", environ)
+
+
+def report_fetch(report: RunReport, environ: Mapping[str, str] | None = None) -> None:
+    """Annotations for failed clients; a summary led by the clients whose flags changed."""
+    environ = os.environ if environ is None else environ
+    for failure in report.failures:
+        annotate("error", failure.reason, title=f"client {failure.client}", environ=environ)
+    fetched = len(report.clients) - len(report.failures)
+    lines = ["## nudge-build fetch", "", *impact_table(report.impacts)]
+    lines.append(f"{fetched} of {len(report.clients)} clients fetched.")
+    append_summary("\n".join(lines) + "\n", environ)
+
+
+def annotate_warnings(warnings: Sequence[RunWarning], environ: Mapping[str, str]) -> None:
+    for warning in warnings:
+        annotate("warning", warning.message, title=f"client {warning.client}", environ=environ)
+
+
+def impact_table(impacts: Sequence[ClientImpact]) -> list[str]:
+    """The table a summary leads with: each client whose flags changed against the lockfile,
+    and what that changes for store review; new clients after them. Empty when none did."""
+    if not impacts:
+        return []
+    ordered = sorted(impacts, key=lambda i: i.new_client)  # stable: config order within each
+    lines = [
+        f"### Flag changes to review: {len(impacts)} client(s)",
+        "",
+        "| client | organization | flags | what it changes |",
+        "|---|---|---|---|",
+    ]
+    for impact in ordered[:SUMMARY_MAX_PATHS]:
+        effects = "<br>".join(markdown_text(e) for e in impact.effects) or "—"
+        lines.append(
+            f"| {_code(impact.client, in_table=True)} | {markdown_text(impact.organization)} "
+            f"| {markdown_text(impact.change_text)} | {effects} |"
+        )
+    if len(ordered) > SUMMARY_MAX_PATHS:
+        lines.append(f"| … | {len(ordered) - SUMMARY_MAX_PATHS} more | | |")
+    return [*lines, ""]
+
+
+def report_review(
+    clients: Sequence[str], written: Sequence[Path], environ: Mapping[str, str] | None = None
+) -> None:
+    """``clients`` and ``files`` (the kits written, one a line) and a summary listing them."""
+    environ = os.environ if environ is None else environ
+    files = [shown_path(Path(), str(path)) for path in written]
+    set_outputs({"clients": " ".join(clients), "files": "\n".join(files)}, environ)
+    lines = ["## nudge-build review", "", f"Store-submission kits for {len(clients)} client(s)."]
+    lines += ["", *_path_list("Kits written", files)] if written else []
     append_summary("\n".join(lines) + "\n", environ)
 
 
@@ -423,7 +533,8 @@ def report_matrix(
     for shard in shards:
         ids = " ".join(shard.clients)
         shown = ids if len(ids) <= 200 else ids[:200].rsplit(" ", 1)[0] + " …"
-        lines.append(f"| `{shard.label}` | {len(shard.clients)} | {shown} |")
+        label = _code(shard.label, in_table=True)
+        lines.append(f"| {label} | {len(shard.clients)} | {markdown_text(shown)} |")
     append_summary("\n".join(lines) + "\n", environ)
 
 
@@ -432,10 +543,15 @@ def report_matrix(
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
 
 
+# GitHub also links bare "scheme://…" and "www.…" in text; an escaped ':' or '.' stops that and
+# still shows as itself. (A bare e-mail address stays a mailto: link showing that address.)
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]):(?=//)|(?<=www)\.")
+
+
 def markdown_text(text: str) -> str:
     """Untrusted text as literal Markdown: no links, images, HTML or table breaks, one line."""
     one_line = " ".join(text.split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(), _MARKDOWN_SPECIAL.sub(r"\\\1", one_line))
 
 
 def _code(text: str, *, in_table: bool = False) -> str:

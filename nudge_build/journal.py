@@ -12,7 +12,14 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nudge_build.answer import AnswerRefused, decode_json
+from nudge_build.config import CLIENT_ID_PATTERN
+from nudge_build.errors import ConfigError
+from nudge_build.lock import plain_relative
 from nudge_build.write import ClientPlan, OutputError, journal_path, write_file_atomically
+
+# {"clients": {client: {path: [digest, ...]}}}: four levels, nothing deeper.
+_DEPTH = 4
 
 
 @dataclass
@@ -28,25 +35,20 @@ class Journal:
 
     @classmethod
     def load(cls, lockfile: Path) -> Journal:
+        """The journal beside ``lockfile`` (empty when there is none); a ConfigError naming it
+        when it is not one nudge-build wrote: its paths decide what a run may call its own."""
         path = journal_path(lockfile)
         try:
-            raw = json.loads(path.read_bytes())
+            data = path.read_bytes()
         except FileNotFoundError:
             return cls(path)
-        except ValueError:
-            return cls(path)  # not ours or damaged: at worst a file is reported as edited by hand
         except OSError as exc:
             raise OutputError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
-        clients: dict[str, dict[str, list[str]]] = {}
-        if isinstance(raw, dict) and isinstance(raw.get("clients"), dict):
-            for client, files in raw["clients"].items():
-                if isinstance(files, dict):
-                    clients[client] = {
-                        p: [d for d in ds if isinstance(d, str)]
-                        for p, ds in files.items()
-                        if isinstance(ds, list)
-                    }
-        return cls(path, clients)
+        try:
+            raw = decode_json(data, max_depth=_DEPTH)
+        except (ValueError, AnswerRefused):  # UnicodeDecodeError is a ValueError
+            raise _damaged(path, "it is not JSON of at most four levels") from None
+        return cls(path, _clients(path, raw))
 
     def known(self, client: str) -> Mapping[str, Collection[str]]:
         return self.clients.get(client, {})
@@ -83,3 +85,31 @@ class Journal:
             return
         data = json.dumps({"clients": self.clients}, indent=1, sort_keys=True) + "\n"
         write_file_atomically(self.path, data.encode("utf-8"))
+
+
+def _clients(path: Path, raw: object) -> dict[str, dict[str, list[str]]]:
+    """The journal's clients, each checked: ids as in a config, plain relative paths, digests."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("clients"), dict):
+        raise _damaged(path, 'it has no "clients" object')
+    clients: dict[str, dict[str, list[str]]] = {}
+    for client, files in raw["clients"].items():
+        if not CLIENT_ID_PATTERN.match(client):
+            raise _damaged(path, f"{client[:60]!r} is not a client id")
+        if not isinstance(files, dict):
+            raise _damaged(path, f"the entry of client {client} is not an object")
+        for relative, digests in files.items():
+            if not plain_relative(relative):
+                raise _damaged(path, f"{relative[:80]!r} is not a path relative to output.root")
+            if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+                raise _damaged(path, f"the digests of {relative[:80]!r} are not a list of strings")
+        clients[client] = files
+    return clients
+
+
+def _damaged(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: not a journal nudge-build wrote ({why}). It only lists the files an "
+        "interrupted run was about to write: delete it and run the build again (a file it "
+        "listed may then be reported as changed by hand; --force overwrites it)",
+        file=str(path),
+    )

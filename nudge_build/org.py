@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from nudge_build.errors import ApiError
+from nudge_build.secret import contains_secret
+
+# Text from a server is quoted at most this long (field names are the server's too).
+QUOTE_LIMIT = 200
 
 STATUSES = ("active", "onboarding", "suspended")
 
@@ -54,7 +58,12 @@ _DEFAULTS: dict[str, Any] = {
     "updatedAt": None,
     "features": {"timeBasedNudges": True, "backgroundLocation": True, "geofenceCount": 0},
     "apps": {"ios": {"bundleId": None}, "android": {"applicationId": None}},
-    "messaging": {"locationPermissionText": None, "backgroundNotificationText": None},
+    "messaging": {
+        "locationPermissionText": None,
+        "locationWhenInUsePermissionText": None,  # each overrides locationPermissionText
+        "locationAlwaysPermissionText": None,
+        "backgroundNotificationText": None,
+    },
 }
 
 # (path, expected kind, required)
@@ -76,6 +85,8 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("apps.android.applicationId", "string", False),
     ("messaging", "object", False),
     ("messaging.locationPermissionText", "string", False),
+    ("messaging.locationWhenInUsePermissionText", "string", False),
+    ("messaging.locationAlwaysPermissionText", "string", False),
     ("messaging.backgroundNotificationText", "string", False),
 )
 
@@ -88,6 +99,7 @@ def parse_organization(payload: object, *, client: str) -> Organization:
         )
     snapshot = _drop_nulls(payload)
     _check_text(snapshot, "", client)
+    _check_secrets(snapshot, client)
     for path, kind, required in _FIELDS:
         present, value = _lookup(snapshot, path)
         if not present:
@@ -139,9 +151,43 @@ def _check_text(value: Any, path: str, client: str) -> None:
         except UnicodeEncodeError as exc:
             code = ord(value[exc.start])
             raise OrganizationError(
-                f"client {client}: organization field {path}: contains U+{code:04X}, a lone "
-                "surrogate, which is not text"
+                f"client {client}: organization field {_cut(path)}: contains U+{code:04X}, a "
+                "lone surrogate, which is not text"
             ) from None
+
+
+def _check_secrets(snapshot: Mapping[str, Any], client: str) -> None:
+    """Refuse an answer that echoes a secret (or a piece of one) in a name or a value.
+
+    Whatever an organization holds ends up in generated files, the lockfile and the shipped
+    app; redacting it there would change the data, so the answer is not used at all."""
+    texts = list(_texts(snapshot, ""))
+    # One look at all of it first: most answers hold no secret, and one call is cheap.
+    if not contains_secret("\0".join(text for _, text in texts)):
+        return
+    path = next((where for where, text in texts if contains_secret(text)), "")
+    raise OrganizationError(
+        f"client {client}: organization field {_cut(path) or '(a name)'}: holds a secret or "
+        "part of one (an API key, the client secret or a token) that the server echoed; "
+        "not using this answer"
+    )
+
+
+def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            yield where, key
+            yield from _texts(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}[{index}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
 
 def organization_digest(snapshot: Mapping[str, Any]) -> str:

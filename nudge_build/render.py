@@ -4,6 +4,9 @@ Every ``{{ value }}`` passes through ``finalize``, which encodes it for the targ
 (XML, JSON, Java properties, xcconfig …; chosen by the target's extension). Organization data is
 only ever such a value: it is never compiled as a template. After rendering, each file is parsed
 back with its format's reader before anything is written.
+
+Templates are partner code run beside the client secret: they render in the sandbox of
+:mod:`nudge_build.jinja_sandbox` (no Python internals, environment or files; bounded sizes).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from markupsafe import Markup
 
 from nudge_build import formats
 from nudge_build.errors import RenderError
+from nudge_build.jinja_sandbox import LimitedSandbox
 from nudge_build.org import Sourced
 
 # The format of the file being rendered. Not a template variable: a macro from an
@@ -59,8 +63,8 @@ def _finalize(value: object) -> object:
 
 
 def make_environment(search_dirs: Sequence[Path]) -> Environment:
-    """The one Jinja environment: strict, stable output, encoding per target format."""
-    env = Environment(
+    """The one Jinja environment: sandboxed, strict, stable output, encoding per target format."""
+    env = LimitedSandbox(
         loader=FileSystemLoader([str(d) for d in search_dirs]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -99,6 +103,9 @@ def render_client(
             raise _located(exc, template, f"client {client}: {exc.message} in {fmt}") from None
         except jinja2.TemplateError as exc:
             raise _located(exc, template, f"client {client}: {exc}") from None
+        except Exception as exc:  # a template is code: 1/0 or 'a' + 1 is its error, not ours
+            message = f"client {client}: {type(exc).__name__}: {exc}"
+            raise _located(exc, template, message) from exc
         try:
             formats.validate(fmt, text)
         except formats.InvalidOutput as exc:

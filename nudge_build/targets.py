@@ -7,11 +7,17 @@ replaces it and a new file in a set's folder joins that set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nudge_build.config import Config
+from nudge_build.config import CLIENT_ID_PATTERN, Config
 from nudge_build.errors import ConfigError
+from nudge_build.suggest import hint
+from nudge_build.write import journal_path
 
 TEMPLATE_SUFFIX = ".j2"
 CLIENT_PLACEHOLDER = "{client}"
@@ -67,8 +73,8 @@ def discover_targets(config: Config, dirs: list[Path]) -> tuple[TargetSpec, ...]
     for set_name in config.templates.stock:
         if set_name not in sets:
             raise ConfigError(
-                f"{config.path}: [templates].stock: unknown template set {set_name!r}; "
-                f"available: {', '.join(sets)}"
+                f"{config.path}: [templates].stock: unknown template set {set_name!r}"
+                f"{hint(set_name, sets)}; available: {', '.join(sets)}"
             )
         for name in set_templates(dirs, set_name):
             output = name[: -len(TEMPLATE_SUFFIX)]
@@ -114,3 +120,122 @@ def expand_target(pattern: str, client_id: str, *, where: str = "target") -> str
     if problem is not None:
         raise ConfigError(f"{where}: target {path!r} {problem}; it must stay under output.root")
     return path
+
+
+# -- who writes where -----------------------------------------------------------------------
+
+
+def fold(path: str) -> str:
+    """A path as a case-insensitive, normalization-insensitive file system sees it.
+
+    macOS (APFS, HFS+) and Windows treat ``A.txt`` and ``a.txt``, or ``é`` composed and
+    decomposed, as one file; two targets that differ only so would overwrite each other there.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", path).casefold())
+
+
+@dataclass(frozen=True)
+class OutputMap:
+    """Every file the configured clients write, with its writer: checked once per run.
+
+    Built from *every* configured client, not only those of this run (``--shard``, named
+    clients), so that no run can remove or overwrite a file another client writes.
+    """
+
+    root: str  # output.root, symlinks resolved: every key below starts with it
+    owners: dict[str, str] = field(default_factory=dict)  # folded absolute path -> writer
+    specs: tuple[TargetSpec, ...] = ()
+
+    def owner(self, relative: str) -> str | None:
+        """Who writes the output-root-relative ``relative`` (any client, merge or lockfile)."""
+        return self.owners.get(fold(_joined(self.root, relative)))
+
+    def may_remove(self, client_id: str, relative: str) -> bool:
+        """Whether a file the lockfile lists for ``client_id`` may go as stale.
+
+        Only a file that no configured client (nor a merge, nor the lockfile) writes, and that
+        lies where a target of this client writes: one of its target paths now, or a path
+        naming the client as a word of its own (``{client}/…``, ``…/{client}.txt``,
+        ``{client}-top.txt``), as every target pattern does, so that the files of a target
+        dropped from the config still go. The lockfile is a file anyone can edit or merge: an
+        entry naming another client's file, or the partner's own, removes nothing.
+        """
+        if self.owner(relative) is not None or not CLIENT_ID_PATTERN.match(client_id):
+            return False  # an id no config accepts ('', '..') names no file of its own
+        word = re.compile(rf"(?<![a-z0-9]){re.escape(client_id)}(?![a-z0-9])")
+        if any(word.search(part) for part in relative.split("/")):
+            return True
+        for spec in self.specs:
+            try:
+                if expand_target(spec.path, client_id) == relative:
+                    return True
+            except ConfigError:  # an id (from the lockfile) that makes no valid path
+                return False
+        return False
+
+
+def map_outputs(config: Config, specs: Iterable[TargetSpec]) -> OutputMap:
+    """Every (client, target) and (client, merge target) pair, refused where two meet.
+
+    Two pairs meet when they resolve to one file, also once letter case and Unicode
+    normalization are ignored, or when one needs as a folder what the other writes as a file.
+    The lockfile, its journal and the config file are claimed too. A ConfigError (exit 2)
+    names both pairs before anything is fetched or written.
+    """
+    specs = tuple(specs)
+    root = os.path.realpath(config.output.root)
+    project = os.path.realpath(config.project_dir)
+    owners: dict[str, str] = {}
+    shown: dict[str, str] = {}
+
+    def claim(path: str, writer: str) -> None:
+        key = fold(path)
+        other = owners.get(key)
+        if other is not None and other != writer:
+            _collision(config, other, writer, shown[key], path)
+        owners[key] = writer
+        shown[key] = path
+
+    lockfile = config.output.lockfile
+    claim(os.path.realpath(config.path), "the config file")
+    claim(os.path.realpath(lockfile), "the lockfile")
+    claim(os.path.realpath(journal_path(lockfile)), "the journal")
+    for client in config.clients:
+        for spec in specs:
+            relative = expand_target(spec.path, client.id, where=f"{config.path}: {spec.template}")
+            writer = f"client {client.id}'s target {spec.path!r} (template {spec.template})"
+            claim(_joined(root, relative), writer)
+        for kind, pattern in config.merge.targets():
+            relative = pattern.replace(CLIENT_PLACEHOLDER, client.id)
+            writer = f"client {client.id}'s [merge].{kind} {pattern!r}"
+            claim(_joined(project, relative), writer)
+    for key, writer in owners.items():
+        parent, sep, _ = key.rpartition(os.sep)
+        while sep and parent:
+            if parent in owners:
+                _collision(config, owners[parent], writer, shown[parent], shown[key], folder=True)
+            parent, sep, _ = parent.rpartition(os.sep)
+    return OutputMap(root, owners, specs)
+
+
+def _joined(base: str, relative: str) -> str:
+    """``base`` (absolute, resolved) and a POSIX relative path as one path of this system."""
+    return base.rstrip(os.sep) + os.sep + relative.replace("/", os.sep)
+
+
+def _collision(
+    config: Config, first: str, second: str, path: str, other: str, *, folder: bool = False
+) -> None:
+    if folder:
+        what = f"{first} writes the file {path}, which {second} needs as a folder (for {other})"
+    elif path == other:
+        what = f"{first} and {second} both write {path}"
+    else:
+        what = (
+            f"{first} writes {path} and {second} writes {other}: one file where letter case "
+            "or Unicode normalization is ignored (macOS, Windows)"
+        )
+    raise ConfigError(
+        f"{config.path}: {what}; each would overwrite the other, so nothing was written. "
+        "Give each client and target a path of its own"
+    )

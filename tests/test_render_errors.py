@@ -65,7 +65,7 @@ def test_undefined_variable_names_file_and_line_exit_4(tmp_path):
         in result.stderr
     )
     assert "nothing was written" in result.stderr
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / "nudge").exists()
     assert not (tmp_path / "nudge-build.lock").exists()
 
 
@@ -75,7 +75,7 @@ def test_template_syntax_in_org_data_is_never_evaluated(tmp_path):
         config = custom_project(tmp_path, api.base_url, "{{ org.name }}\n", target="x.json")
         result = cli(config, "build", env=ENV)
     assert result.exit_code == 0, result.output
-    written = (tmp_path / "build/nudge/hostile/custom/x.json").read_text()
+    written = (tmp_path / "nudge/hostile/custom/x.json").read_text()
     assert json.loads(written) == name
     assert "49" not in written
 
@@ -88,10 +88,11 @@ def test_control_character_bound_for_xml_names_client_and_field(tmp_path):
     assert "client hostile: org.name" in result.stderr
     assert "U+0001" in result.stderr
     assert "NudgeInfo.plist.j2:" in result.stderr
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / "nudge").exists()
 
 
-def test_one_bad_client_blocks_all_writes(tmp_path):
+def test_one_bad_client_fails_alone_and_the_other_is_written(tmp_path):
+    # Its own data is the bad client's problem; tests/test_partial_render.py has the rest.
     good = {**ORG, "apiKey": "key-good", "name": "Good Bank"}
     bad = {**ORG, "apiKey": "key-hostile", "name": "Bad\x02Bank"}
     with Sandbox([good, bad], client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as api:
@@ -99,7 +100,7 @@ def test_one_bad_client_blocks_all_writes(tmp_path):
         env = project_env({"good": "key-good", "hostile": "key-hostile"})
         result = cli(config, "build", env=env)
     assert result.exit_code == 4
-    assert not (tmp_path / "build").exists()
+    assert sorted(p.name for p in (tmp_path / "nudge").iterdir()) == ["good"]
 
 
 @pytest.mark.parametrize("bad", ["a//b", "$(HOME)", "two\nlines"])
@@ -110,12 +111,12 @@ def test_xcconfig_refuses_or_escapes_but_never_truncates(tmp_path, bad):
     if result.exit_code == 0:
         from nudge_build.formats import read_xcconfig
 
-        text = (tmp_path / "build/nudge/hostile/ios/Nudge.xcconfig").read_text()
+        text = (tmp_path / "nudge/hostile/ios/Nudge.xcconfig").read_text()
         assert read_xcconfig(text)["NUDGE_ORGANIZATION_ID"] is not None
     else:
         assert result.exit_code == 4
         assert "client hostile: org.organizationId" in result.stderr
-        assert not (tmp_path / "build").exists()
+        assert not (tmp_path / "nudge").exists()
 
 
 def test_macro_from_an_imported_template_still_encodes_for_the_target(tmp_path):
@@ -137,10 +138,10 @@ def test_macro_from_an_imported_template_still_encodes_for_the_target(tmp_path):
         )
         result = cli(config, "build", env=ENV)
     assert result.exit_code == 0, result.output
-    written = (tmp_path / "build/nudge/hostile/custom/x.properties").read_text()
+    written = (tmp_path / "nudge/hostile/custom/x.properties").read_text()
     assert read_properties(written) == {"name": name}
     assert sorted(p.name for p in written_dir(tmp_path)) == ["x.properties"]
 
 
 def written_dir(tmp_path):
-    return (tmp_path / "build/nudge/hostile/custom").iterdir()
+    return (tmp_path / "nudge/hostile/custom").iterdir()
