@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from nudge_build import __version__
+from nudge_build import __version__, style
+from nudge_build.cli_options import State as _State
+from nudge_build.cli_options import SuggestingGroup, apply_settings
 from nudge_build.errors import ConfigError, NudgeBuildError
 
 if TYPE_CHECKING:
@@ -24,20 +26,7 @@ if TYPE_CHECKING:
     from nudge_build.pipeline import Job, RunReport
 
 
-class _State:
-    def __init__(self, config: str | None, verbose: int, quiet: bool, color: bool) -> None:
-        self.config_option = config
-        self.verbose = verbose
-        self.quiet = quiet
-        self.color = color
-
-    def load(self) -> Config:
-        from nudge_build.config import find_config_path, load_config
-
-        return load_config(find_config_path(self.config_option, os.environ), os.environ)
-
-
-class _Group(click.Group):
+class _Group(SuggestingGroup):
     """Maps our error family to one ``error: …`` line and the documented exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -60,17 +49,27 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -
     state = ctx.find_object(_State)
     if state is not None and state.verbose:
         _echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        _echo(f"error: {prefix}{line}", err=True)
-    if github.active(os.environ) and isinstance(exc, NudgeBuildError):
-        github.annotate_error(str(exc), file=exc.file, line=exc.line)
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    if github.active(os.environ):
+        # The annotation is the error's one line in the log; the summary says what failed.
+        message = "\n".join(f"{prefix}{line}" for line in lines)
+        file, line = (exc.file, exc.line) if isinstance(exc, NudgeBuildError) else (None, None)
+        github.annotate_error(message, file=file, line=line)
+        github.append_summary(github.error_summary(ctx.invoked_subcommand, message, code))
+    else:
+        for line_text in lines:
+            _echo(f"error: {prefix}{line_text}", err=True)
     sys.exit(code)
 
 
 def _echo(text: str, *, err: bool = False) -> None:
+    from nudge_build import github
     from nudge_build.secret import redact
 
-    click.echo(redact(text), err=err)
+    text = github.text_only(redact(text))  # a lone surrogate from a server cannot be printed
+    if github.active(os.environ):  # whatever it quotes, no line of it acts as a workflow command
+        text = github.inert(text)
+    click.echo(style.prefixes(text), err=err)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,22 +77,24 @@ def _echo(text: str, *, err: bool = False) -> None:
     "--config",
     "config",
     metavar="PATH",
-    help="Config file (default: $NUDGE_BUILD_CONFIG or ./nudge-build.toml).",
+    help=(
+        "Config file (default: $NUDGE_BUILD_CONFIG, else the nearest nudge-build.toml in this "
+        "folder or a parent)."
+    ),
 )
 @click.option("-v", "--verbose", count=True, help="More detail, tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.option("--no-color", is_flag=True, help="No ANSI colours.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")
 @click.version_option(__version__, prog_name="nudge-build")
 @click.pass_context
 def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool, no_color: bool) -> None:
-    """Render each client's mobile build configuration from its nudge organization."""
-    ctx.obj = _State(config, verbose, quiet, not no_color)
-    if ctx.invoked_subcommand is not None:
-        from nudge_build.report import configure_logging
+    """Render each client's mobile build configuration from its nudge organization.
 
-        configure_logging(verbose, quiet)
-        if no_color:
-            ctx.color = False
+    -v, -q, --config and --no-color go before or after the command."""
+    ctx.obj = _State(config, verbose, quiet, no_color)
+    if ctx.invoked_subcommand is not None:
+        # Again in the command, with any of these options given after its name.
+        apply_settings(ctx, ctx.obj)
         from nudge_build import github
 
         if github.active(os.environ):
@@ -115,11 +116,28 @@ _secret_file_option = click.option(
 
 
 def _job(
-    state: _State, clients: Sequence[str], shard: str | None = None, *, render: bool = True
+    state: _State,
+    clients: Sequence[str],
+    shard: str | None = None,
+    *,
+    render: bool = True,
+    locked: bool = False,
 ) -> Job:
     from nudge_build.pipeline import prepare
 
-    return prepare(state.load(), clients, shard, render=render)
+    config = state.load()
+    if locked:
+        # One run at a time per project, held until the command ends (see runlock.py). The
+        # wait is said even under -q: a run that seems to hang should say why.
+        from nudge_build.runlock import hold_run_lock
+
+        lock = hold_run_lock(
+            config.output.lockfile,
+            config.output.lock_timeout,
+            on_wait=lambda message: _echo(message, err=True),
+        )
+        click.get_current_context().with_resource(lock)
+    return prepare(config, clients, shard, render=render)
 
 
 def _network_hooks(state: _State, total: int, label: str) -> dict[str, Any]:
@@ -135,12 +153,37 @@ def _network_hooks(state: _State, total: int, label: str) -> dict[str, Any]:
     return hooks
 
 
-def _print_failures(failures: Sequence[Any]) -> None:
+def _print_failures(failures: Sequence[Any], *, annotated: bool = False) -> None:
+    """One line per failed client; the count belongs to the command's summary.
+
+    In GitHub the line is the ``::error`` annotation (the log shows it as the error line), which
+    ``github.report_*`` writes when ``annotated``: never both, so nothing is said twice."""
+    from nudge_build import github
+
+    in_github = github.active(os.environ)
     for failure in failures:
-        _echo(f"error: {failure.reason}", err=True)
-    if failures:
-        names = ", ".join(f.client for f in failures)
-        _echo(f"error: {len(failures)} client(s) failed: {names}", err=True)
+        if not in_github:
+            _echo(f"error: {failure.reason}", err=True)
+        elif not annotated:
+            github.annotate("error", failure.reason, title=f"client {failure.client}")
+
+
+def _print_warnings(warnings: Sequence[Any]) -> None:
+    from nudge_build import github
+
+    if github.active(os.environ):
+        return  # github.report_build and report_check annotate each: one line, not two
+    for warning in warnings:
+        _echo(f"warning: {warning.message}", err=True)
+
+
+def _print_impacts(state: _State, impacts: Sequence[Any]) -> None:
+    """After the run: each client whose flags changed against the lockfile, for review."""
+    if state.quiet or not impacts:
+        return
+    _echo("flags changed against the lockfile (what that changes for store review):")
+    for impact in impacts:
+        _echo(f"  {impact.line()}")
 
 
 def _finish_build(state: _State, job: Job, report: RunReport, command: str) -> NoReturn:
@@ -152,19 +195,21 @@ def _finish_build(state: _State, job: Job, report: RunReport, command: str) -> N
         # Diffs show organization data: in GitHub, none of their lines may act as a command.
         with github.commands_stopped() if in_github else contextlib.nullcontext():
             for line in dry_run_lines(report, with_diff=state.verbose > 0):
-                _echo(line)
+                _echo(style.diff(line))
     for client, paths in report.conflicts.items():
-        for path in paths:
+        for path in paths if not in_github else ():  # there, report_build annotates each
             _echo(
                 f"warning: client {client}: {path} was changed by hand since nudge-build wrote "
                 "it; left as it is with the rest of this client's files (see `nudge-build "
                 "check`, or pass --force to overwrite or remove it)",
                 err=True,
             )
-    _print_failures(report.failures)
+    _print_warnings(report.warnings)
+    _print_failures(report.failures, annotated=in_github)
     if not state.quiet:
-        for line in build_summary(report):
+        for line in build_summary(report, command):
             _echo(line)
+    _print_impacts(state, report.impacts)
     if in_github:
         if not state.quiet:
             github.print_client_details(report, _echo)
@@ -193,7 +238,8 @@ def build(
     """Fetch every client's organization and render its files: the main job."""
     from nudge_build.pipeline import run_build
 
-    job = _job(state, clients, shard)
+    job = _job(state, clients, shard, locked=True)
+    _project_notes(state, job.config)
     hooks = {} if offline else _network_hooks(state, len(job.selected), "fetched")
     report = run_build(
         job,
@@ -205,6 +251,19 @@ def build(
         **hooks,
     )
     _finish_build(state, job, report, "build")
+
+
+def _project_notes(state: _State, config: Config) -> None:
+    """Warnings about the project itself, before a build: each one line, never an error."""
+    from nudge_build.gitignore import ignored_root_warning
+    from nudge_build.template_copies import behind_note
+
+    warning = ignored_root_warning(config.output.root, str(config.output.root))
+    if warning is not None:
+        _echo(warning, err=True)
+    note = behind_note(config.templates.dir)
+    if note is not None and not state.quiet:
+        _echo(note, err=True)
 
 
 @main.command()
@@ -219,7 +278,7 @@ def render(
     """Render from the lockfile only (no network)."""
     from nudge_build.pipeline import run_build
 
-    job = _job(state, clients, shard)
+    job = _job(state, clients, shard, locked=True)
     report = run_build(job, os.environ, offline=True, dry_run=dry_run, force=force)
     _finish_build(state, job, report, "render")
 
@@ -233,16 +292,21 @@ def fetch(
     state: _State, clients: tuple[str, ...], shard: str | None, client_secret_file: Path | None
 ) -> None:
     """Call GetOrganization for each client and update the lockfile."""
+    from nudge_build import github
     from nudge_build.pipeline import run_fetch
 
-    job = _job(state, clients, shard, render=False)
+    job = _job(state, clients, shard, render=False, locked=True)
     hooks = _network_hooks(state, len(job.selected), "fetched")
     report = run_fetch(job, os.environ, secret_file=client_secret_file, **hooks)
-    _print_failures(report.failures)
+    _print_failures(report.failures, annotated=github.active(os.environ))
     if not state.quiet:
         fetched = len(job.selected) - len(report.failures)
         state_text = "updated" if report.lock_written else "unchanged"
-        _echo(f"fetched {fetched} of {len(job.selected)} clients; lockfile {state_text}")
+        failed = f" ({len(report.failures)} failed)" if report.failures else ""
+        _echo(f"fetched {fetched} of {len(job.selected)} clients{failed}; lockfile {state_text}")
+    _print_impacts(state, report.impacts)
+    if github.active(os.environ):
+        github.report_fetch(report)
     sys.exit(report.exit_code)
 
 
@@ -271,9 +335,38 @@ def flags_command(
     else:
         orgs = orgs_from_lock(job)
     derived = derive_flags(job, orgs)
-    _echo(flags_json(derived) if as_json else flags_table(derived, job.rules.names))
+    table = flags_table(derived, job.rules.names, style.flag_value)
+    _echo(flags_json(derived) if as_json else table)
     _print_failures(failures)
+    if failures and not state.quiet:
+        names = ", ".join(f.client for f in failures)
+        _echo(f"{len(failures)} of {len(job.selected)} clients not fetched: {names}", err=True)
     sys.exit(3 if failures else 0)
+
+
+@main.command()
+@click.argument("client")
+@click.argument("flag", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@pass_state
+def explain(state: _State, client: str, flag: str | None, as_json: bool) -> None:
+    """Why each of a client's flags has its value, and which keys and files it produces."""
+    from nudge_build.explain import explain_client, explanation_lines
+
+    explanation = explain_client(_job(state, (), render=True), client, flag)
+    if as_json:
+        _echo(explanation.as_json())
+        return
+    # Organization values are quoted: in GitHub, none of these lines may act as a command.
+    with _commands_stopped():
+        for line in explanation_lines(explanation):
+            _echo(line)
+
+
+def _commands_stopped() -> contextlib.AbstractContextManager[None]:
+    from nudge_build import github
+
+    return github.commands_stopped() if github.active(os.environ) else contextlib.nullcontext()
 
 
 @main.command()
@@ -298,39 +391,47 @@ def check(
     from nudge_build import github
     from nudge_build.check import run_check
 
-    job = _job(state, clients, shard)
+    job = _job(state, clients, shard, locked=True)
     hooks = _network_hooks(state, len(job.selected), "fetched") if live else {}
     report = run_check(job, os.environ, live=live, secret_file=client_secret_file, **hooks)
     if as_json:
         drifts = [
-            {"client": d.client, "kind": d.kind, "path": d.path, "detail": d.detail}
+            {
+                "client": d.client,
+                "kind": d.kind,
+                "path": d.path,
+                "detail": d.detail,
+                "cause": d.cause,
+                "fix": d.fix,
+            }
             for d in report.drifts
         ]
         failures = [{"client": f.client, "reason": f.reason} for f in report.failures]
-        _echo(
-            json.dumps(
-                {"current": not report.drifts, "drifts": drifts, "failures": failures}, indent=2
-            )
-        )
+        result = {
+            "current": not report.drifts,
+            "drifts": drifts,
+            "failures": failures,
+            "flag_changes": [i.as_json() for i in report.impacts],
+            "warnings": [{"client": w.client, "message": w.message} for w in report.warnings],
+        }
+        _echo(json.dumps(result, indent=2))
     else:
         in_github = github.active(os.environ)
         for client_id, client_drifts in itertools.groupby(report.drifts, lambda d: d.client):
             # In GitHub: one folded group per client, and no line of a diff acts as a command.
             with github.untrusted_group(client_id) if in_github else contextlib.nullcontext():
                 for drift in client_drifts:
+                    _echo(drift.headline)
                     if drift.kind == "changed":
-                        _echo(drift.detail.rstrip("\n"))
-                    elif drift.kind == "lock":
-                        _echo(f"lockfile out of date for client {drift.client}: {drift.detail}")
-                    else:
-                        _echo(f"{drift.kind}: {drift.path} (client {drift.client})")
+                        _echo(style.diff(drift.detail.rstrip("\n")))
         if not state.quiet:
-            _echo(
-                "up to date"
-                if not report.drifts
-                else f"{len(report.drifts)} difference(s); run `nudge-build build` to update"
-            )
-    _print_failures(report.failures)
+            _echo(report.summary_line())
+            if report.failures:
+                names = ", ".join(f.client for f in report.failures)
+                _echo(f"{len(report.failures)} client(s) failed: {names}")
+        _print_impacts(state, report.impacts)
+    _print_warnings(report.warnings)
+    _print_failures(report.failures, annotated=github.active(os.environ))
     if github.active(os.environ):
         output = job.config.output
         github.report_check(report, root=output.root, lockfile=output.lockfile)
@@ -352,10 +453,14 @@ def review(state: _State, clients: tuple[str, ...], as_json: bool, out: Path | N
     from nudge_build.review.run import kits_json, kits_markdown, review_kits, write_kits
 
     kits = review_kits(_job(state, clients, render=False))
+    written: list[Path] = []
     if out is not None:
-        for path in write_kits(kits, out, as_json=as_json):
-            if not state.quiet:
-                _echo(f"wrote {path}")
+        written = write_kits(kits, out, as_json=as_json)
+        for path in written if not state.quiet else ():
+            _echo(f"wrote {path}")
+    if github.active(os.environ):
+        github.report_review([kit.client for kit in kits], written)
+    if out is not None:
         return
     if as_json:  # every line of JSON starts with a space, a bracket or a quote: never "::"
         _echo(kits_json(kits))
@@ -392,7 +497,7 @@ def verify(
                 _echo(finding.line())
         if not state.quiet:
             _echo(report.summary_line())
-    for error in report.errors:
+    for error in report.errors if not in_github else ():  # there, report_github annotates each
         _echo(f"error: {error.line()}", err=True)
     if in_github:
         report_github(report)
@@ -440,7 +545,7 @@ def demo(state: _State, out: Path) -> None:
     if not state.quiet:
         for line in build_summary(report):
             _echo(line)
-        _echo(flags_table(report.flags, config.flag_names))
+        _echo(flags_table(report.flags, config.flag_names, style.flag_value))
         _echo(f"config:   {config.path}")
         _echo(f"lockfile: {config.output.lockfile}")
         _echo(f"files:    {config.output.root}/<client>/<platform>/")
@@ -456,14 +561,31 @@ def demo(state: _State, out: Path) -> None:
     show_default=True,
     help="Where to write nudge-build.toml.",
 )
-@click.option("--copy-templates", is_flag=True, help="Also copy the stock templates for editing.")
+@click.option(
+    "--copy-templates",
+    is_flag=True,
+    help="Also copy the stock templates for editing; in a project with a config, only that.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing nudge-build.toml.")
-def init(directory: Path, copy_templates: bool, force: bool) -> None:
-    """Write a starter nudge-build.toml (and optionally the stock templates)."""
-    from nudge_build.starter import write_starter
+@pass_state
+def init(state: _State, directory: Path, copy_templates: bool, force: bool) -> None:
+    """Write a starter nudge-build.toml (and optionally the stock templates), then say what next."""
+    from nudge_build.config import load_config
+    from nudge_build.gitignore import ignored_root_warning
+    from nudge_build.starter import next_steps, write_starter
 
-    for path in write_starter(directory, copy_templates=copy_templates, force=force):
-        _echo(f"wrote {path}")
+    started = write_starter(directory, copy_templates=copy_templates, force=force)
+    for path in (started.config if started.config_written else None, started.templates):
+        if path is not None:
+            _echo(f"wrote {path}")
+    with contextlib.suppress(ConfigError):  # a kept config may be broken: `build` will say so
+        root = load_config(started.config, {}).output.root
+        warning = ignored_root_warning(root, str(root))
+        if warning is not None:
+            _echo(warning, err=True)
+    if not state.quiet:
+        for line in next_steps(started):
+            _echo(line)
 
 
 @main.command()
@@ -539,14 +661,26 @@ def sandbox(
 @main.command()
 @click.option("--list", "list_", is_flag=True, help="List template sets and their files.")
 @click.option("--show", metavar="NAME", help="Print one template, e.g. ios/Nudge.xcconfig.j2.")
+@click.option(
+    "--diff",
+    "diff",
+    is_flag=True,
+    help="How the stock templates changed since yours were copied (init --copy-templates).",
+)
 @pass_state
-def templates(state: _State, list_: bool, show: str | None) -> None:
+def templates(state: _State, list_: bool, show: str | None, diff: bool) -> None:
     """List or show the templates (partner templates first, then the stock ones)."""
     from nudge_build.template_catalog import list_templates, show_template
 
     config = _optional_config(state)
     if show is not None:
         _echo(show_template(config, show), err=False)
+        return
+    if diff:
+        from nudge_build.template_copies import diff_lines
+
+        for line in diff_lines(config.templates.dir if config is not None else None):
+            _echo(style.diff(line))
         return
     for line in list_templates(config):
         _echo(line)

@@ -20,9 +20,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nudge_build.errors import ConfigError
+from nudge_build.suggest import hint
 
 DEFAULT_CONFIG_NAME = "nudge-build.toml"
+DEFAULT_OUTPUT_ROOT = "nudge"
 CLIENT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+# Names Windows reserves for devices in every folder: a client folder named so cannot be made
+# there, and partners' release engineers run the tool on Windows too. A slug has no '.' or '$',
+# so the exact names are all there is to refuse ("con.txt", "conin$" cannot be client ids).
+WINDOWS_RESERVED_IDS = frozenset(
+    ["con", "prn", "aux", "nul"]
+    + [f"{device}{n}" for device in ("com", "lpt") for n in range(1, 10)]
+)
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 FLAG_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*\Z")
 BUILTIN_FLAGS = ("location", "background_location", "push")
@@ -42,12 +51,21 @@ class ApiConfig:
     deadline: float = 300.0
     max_retry_after: float = 60.0
     retry_backoff: float = 0.5
+    # The most an answer's body may hold once decoded: an organization is a few KiB, and what
+    # a server sends must not decide how much memory the run takes.
+    max_response_bytes: int = 2 * 1024 * 1024
+    # Many clients' API keys in one place (see credentials.py): a JSON or dotenv file, and a
+    # variable holding such a map (one GitHub secret instead of one per client).
+    api_keys_file: Path | None = None
+    api_keys_env: str = "NUDGE_API_KEYS"
 
 
 @dataclass(frozen=True)
 class OutputConfig:
     root: Path
     lockfile: Path
+    # Seconds a run waits for another run on the same project (see runlock.py); 0: none.
+    lock_timeout: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -109,11 +127,26 @@ class Config:
         raise KeyError(client_id)
 
 
-def find_config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
+def find_config_path(
+    explicit: str | None, environ: Mapping[str, str], cwd: Path | None = None
+) -> Path:
+    """--config, else $NUDGE_BUILD_CONFIG, else the nearest nudge-build.toml up from ``cwd``.
+
+    Found like git finds its repository, so any command works from a subfolder; paths in the
+    file stay relative to the file. Nothing found: ./nudge-build.toml, for the error message.
+    """
     if explicit:
         return Path(explicit)
     from_env = environ.get("NUDGE_BUILD_CONFIG")
-    return Path(from_env) if from_env else Path(DEFAULT_CONFIG_NAME)
+    if from_env:
+        return Path(from_env)
+    here = Path.cwd() if cwd is None else cwd
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_CONFIG_NAME
+        if candidate.is_file():
+            # Relative to where the user stands, as git shows paths: ../nudge-build.toml.
+            return Path(os.path.relpath(candidate, here))
+    return Path(DEFAULT_CONFIG_NAME)
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -136,6 +169,10 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(str(exc))
         raise ConfigError(f"{path}: invalid TOML: {exc}", file=str(path), line=line) from exc
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(
+            f"{path}: invalid TOML: arrays or tables nested too deep to read", file=str(path)
+        ) from None
     try:
         return parse_config(data, path=path, environ=environ)
     except _KeyProblem as exc:
@@ -193,7 +230,7 @@ def parse_config(data: Mapping[str, Any], *, path: Path, environ: Mapping[str, s
     reader = _Reader(path)
     reader.only_keys(data, "", ("api", "output", "templates", "flags", "clients", "merge"))
     base_dir = path.parent
-    api = _parse_api(reader, reader.table(data, "", "api"), environ)
+    api = _parse_api(reader, reader.table(data, "", "api"), environ, base_dir)
     output = _parse_output(reader, reader.table(data, "", "output"), base_dir)
     templates = _parse_templates(reader, reader.table(data, "", "templates"), base_dir)
     flag_rules = _parse_flag_rules(reader, reader.table(data, "", "flags"))
@@ -203,7 +240,9 @@ def parse_config(data: Mapping[str, Any], *, path: Path, environ: Mapping[str, s
     return Config(path, api, output, templates, flag_rules, clients, merge)
 
 
-def _parse_api(reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, str]) -> ApiConfig:
+def _parse_api(
+    reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, str], base_dir: Path
+) -> ApiConfig:
     where = "api"
     defaults = ApiConfig()
     reader.only_keys(table, where, tuple(ApiConfig.__dataclass_fields__))
@@ -214,6 +253,9 @@ def _parse_api(reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, 
     token_auth = reader.string(table, where, "token_auth", defaults.token_auth)
     if token_auth not in ("body", "basic"):
         reader.fail(where, "token_auth", '"body" or "basic"', token_auth)
+    keys_file = reader.string(table, where, "api_keys_file", None)
+    if keys_file is not None and (not keys_file or "\0" in keys_file):
+        reader.fail(where, "api_keys_file", "a non-empty path", keys_file)
     return ApiConfig(
         base_url=base_url,
         client_id_env=reader.env_name(table, where, "client_id_env", defaults.client_id_env),
@@ -227,6 +269,11 @@ def _parse_api(reader: _Reader, table: Mapping[str, Any], environ: Mapping[str, 
         deadline=reader.positive(table, where, "deadline", defaults.deadline),
         max_retry_after=reader.positive(table, where, "max_retry_after", defaults.max_retry_after),
         retry_backoff=reader.positive(table, where, "retry_backoff", defaults.retry_backoff),
+        max_response_bytes=reader.integer(
+            table, where, "max_response_bytes", defaults.max_response_bytes, low=1024
+        ),
+        api_keys_file=base_dir / keys_file if keys_file is not None else None,
+        api_keys_env=reader.env_name(table, where, "api_keys_env", defaults.api_keys_env),
     )
 
 
@@ -265,13 +312,22 @@ def is_loopback_host(host: str) -> bool:
 
 
 def _parse_output(reader: _Reader, table: Mapping[str, Any], base_dir: Path) -> OutputConfig:
-    reader.only_keys(table, "output", ("root", "lockfile"))
-    root = reader.string(table, "output", "root", "build/nudge")
+    reader.only_keys(table, "output", ("root", "lockfile", "lock_timeout"))
+    # Not under build/: React Native's .gitignore ignores it, `flutter clean` deletes it and
+    # EAS Build does not upload it, yet the generated files are meant to be committed.
+    root = reader.string(table, "output", "root", DEFAULT_OUTPUT_ROOT)
     lockfile = reader.string(table, "output", "lockfile", "nudge-build.lock")
     for key, value in (("root", root), ("lockfile", lockfile)):
         if not value or "\0" in value:
             reader.fail("output", key, "a non-empty path", value)
-    return OutputConfig(root=base_dir / root, lockfile=base_dir / lockfile)
+    lock_timeout = table.get("lock_timeout", OutputConfig.lock_timeout)
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, int | float):
+        reader.fail("output", "lock_timeout", "a number of seconds >= 0", lock_timeout)
+    if not math.isfinite(lock_timeout) or lock_timeout < 0:
+        reader.fail("output", "lock_timeout", "a number of seconds >= 0", lock_timeout)
+    return OutputConfig(
+        root=base_dir / root, lockfile=base_dir / lockfile, lock_timeout=float(lock_timeout)
+    )
 
 
 def _parse_templates(reader: _Reader, table: Mapping[str, Any], base_dir: Path) -> TemplatesConfig:
@@ -353,6 +409,14 @@ def _parse_clients(
                 f"clients.{client_id}",
                 None,
             )
+        if client_id in WINDOWS_RESERVED_IDS:
+            raise _KeyProblem(
+                f"{reader.path}: [clients]: client id {client_id!r} is a device name Windows "
+                "reserves (con, prn, aux, nul, com1-com9, lpt1-lpt9); no folder can have it "
+                "there, so choose another id",
+                f"clients.{client_id}",
+                None,
+            )
         if not isinstance(body, dict):
             reader.fail("clients", client_id, "a table", body)
         reader.only_keys(
@@ -360,9 +424,10 @@ def _parse_clients(
         )
         api_key = reader.string(body, where, "api_key", None)
         api_key_env = reader.env_name(body, where, "api_key_env", None)
-        if (api_key is None) == (api_key_env is None):
+        if api_key is not None and api_key_env is not None:
+            # With neither, the key comes from [api].api_keys_env or api_keys_file at fetch time.
             raise _KeyProblem(
-                f"{reader.path}: [{where}]: expected exactly one of api_key_env "
+                f"{reader.path}: [{where}]: expected at most one of api_key_env "
                 "(the name of an environment variable holding the key) or api_key",
                 where,
                 None,
@@ -372,7 +437,8 @@ def _parse_clients(
         flags = reader.table(body, where, "flags")
         for name, value in flags.items():
             if name not in flag_names:
-                reader.fail(f"{where}.flags", name, f"one of the flags {', '.join(flag_names)}")
+                expected = f"one of the flags {', '.join(flag_names)}{hint(name, flag_names)}"
+                reader.fail(f"{where}.flags", name, expected)
             if not isinstance(value, bool):
                 reader.fail(f"{where}.flags", name, "true or false", value)
         variables = reader.table(body, where, "vars")

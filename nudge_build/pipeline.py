@@ -16,16 +16,34 @@ from typing import TYPE_CHECKING
 
 from nudge_build.config import ClientConfig, Config
 from nudge_build.context import build_context
-from nudge_build.credentials import resolve_api_keys, resolve_credentials
+from nudge_build.credentials import resolve_for_fetch
 from nudge_build.errors import ApiError, ConfigError, RenderError
 from nudge_build.flags import FlagRules, Flags, compile_rules, derive
+from nudge_build.impact import ClientImpact, client_impacts
 from nudge_build.journal import Journal
-from nudge_build.lock import Lock, LockedClient, dump_lock, locked_flags, read_lock
+from nudge_build.lock import (
+    Lock,
+    LockedClient,
+    LockEntryError,
+    dump_lock,
+    encode_entry,
+    locked_flags,
+    read_lock,
+)
 from nudge_build.merge.apply import apply_client, clean_merge_temporaries
 from nudge_build.merge.plan import MergeChange, plan_merges
 from nudge_build.org import Organization, OrganizationError, parse_organization
 from nudge_build.platforms.ids import check_app_ids
-from nudge_build.targets import TargetSpec, discover_targets, expand_target, search_dirs
+from nudge_build.secret import declare_public
+from nudge_build.suggest import hint
+from nudge_build.targets import (
+    OutputMap,
+    TargetSpec,
+    discover_targets,
+    expand_target,
+    map_outputs,
+    search_dirs,
+)
 from nudge_build.write import (
     Action,
     ClientPlan,
@@ -53,6 +71,14 @@ class Failure:
     exit_code: int = ApiError.exit_code  # OutputError.exit_code when its files could not be written
 
 
+@dataclass(frozen=True)
+class RunWarning:
+    """Something the run worked around for a client, which its user should hear about once."""
+
+    client: str
+    message: str  # names the client and the field; never organization text itself
+
+
 @dataclass
 class RunReport:
     """What a run did, for the summary, the step outputs and the exit code."""
@@ -66,6 +92,9 @@ class RunReport:
     lock_written: bool = False
     dry_run: bool = False
     merges: dict[str, tuple[MergeChange, ...]] = field(default_factory=dict)  # per client
+    # Clients whose flags differ from the lockfile's, with what that changes for store review.
+    impacts: list[ClientImpact] = field(default_factory=list)
+    warnings: list[RunWarning] = field(default_factory=list)
 
     @property
     def merges_done(self) -> list[MergeChange]:
@@ -111,6 +140,7 @@ class Templates:
 
     env: Environment
     targets: tuple[TargetSpec, ...]
+    outputs: OutputMap  # who writes which file: no two pairs collide, stale removal asks it
 
 
 @dataclass(frozen=True)
@@ -134,7 +164,10 @@ def prepare(
     selected = select_clients(config, names, shard)
     templates = load_templates(config) if render else None
     rules = compile_rules(config.flag_rules, config_path=str(config.path))
-    return Job(config, selected, rules, read_lock(config.output.lockfile), templates)
+    lock = read_lock(config.output.lockfile)
+    # Printed by design: a piece of an API key that is also in a client id is no leak.
+    declare_public([*(c.id for c in config.clients), *lock.clients])
+    return Job(config, selected, rules, lock, templates)
 
 
 def load_templates(config: Config) -> Templates:
@@ -146,7 +179,7 @@ def load_templates(config: Config) -> Templates:
     env = make_environment(dirs)
     for spec in targets:
         load_template(env, spec.template)
-    return Templates(env, targets)
+    return Templates(env, targets, map_outputs(config, targets))
 
 
 def select_clients(
@@ -155,8 +188,9 @@ def select_clients(
     known = {c.id for c in config.clients}
     unknown = [n for n in names if n not in known]
     if unknown:
+        named = ", ".join(name + hint(name, known) for name in unknown)
         raise ConfigError(
-            f"unknown client {', '.join(unknown)}: not in [clients] of {config.path} "
+            f"unknown client {named}: not in [clients] of {config.path} "
             f"(configured: {', '.join(sorted(known)) or 'none'})"
         )
     chosen = [c for c in config.clients if not names or c.id in names]
@@ -194,8 +228,9 @@ def fetch_live(
     on_token: Callable[[str], None] | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Organization], list[Failure]]:
-    credentials = resolve_credentials(job.config, environ, secret_file)
-    keys = resolve_api_keys(job.config, job.selected, environ)
+    # Everything missing (credentials, every selected client's key) is one error, before any
+    # request; every key read is masked in GitHub Actions from here on.
+    credentials, keys = resolve_for_fetch(job.config, job.selected, environ, secret_file)
     if job.config.api.base_url is None:
         raise ConfigError(
             f"{job.config.path}: no API URL: set [api].base_url or the NUDGE_API_URL variable"
@@ -240,6 +275,19 @@ def orgs_from_lock(job: Job) -> dict[str, Organization]:
     return orgs
 
 
+def text_warnings(job: Job, orgs: Mapping[str, Organization]) -> list[RunWarning]:
+    """One warning per client whose organization left a text blank, so a default stood in."""
+    from nudge_build.texts import blank_text_message, blank_texts
+
+    warnings = []
+    for client in job.selected:
+        if client.id in orgs:
+            blanks = blank_texts(orgs[client.id].snapshot.get("messaging", {}))
+            if blanks:
+                warnings.append(RunWarning(client.id, blank_text_message(client.id, blanks)))
+    return warnings
+
+
 # -- rendering ------------------------------------------------------------------------------
 
 
@@ -258,9 +306,17 @@ def derive_flags(job: Job, orgs: Mapping[str, Organization]) -> dict[str, Flags]
 
 
 def render_all(
-    job: Job, orgs: Mapping[str, Organization], flags: Mapping[str, Flags]
+    job: Job,
+    orgs: Mapping[str, Organization],
+    flags: Mapping[str, Flags],
+    failures: list[Failure] | None = None,
 ) -> dict[str, dict[str, bytes]]:
-    """Every client's files in memory; any render error stops the run before a write."""
+    """Every client's files in memory; a render error stops the run before a write.
+
+    With ``failures``, a client whose render fails fails alone (appended there, exit 4) and the
+    others go on: its own data (a name a format cannot carry) is no reason to hold them back.
+    When every client fails, the template is what fails, and the run stops as without it.
+    """
     from nudge_build.render import RenderTarget, render_client
 
     if job.templates is None:
@@ -268,6 +324,7 @@ def render_all(
     env, specs = job.templates.env, job.templates.targets
     rendered: dict[str, dict[str, bytes]] = {}
     errors: list[RenderError] = []
+    failed: list[Failure] = []
     for client in job.selected:
         if client.id not in orgs:
             continue
@@ -277,6 +334,10 @@ def render_all(
             rendered[client.id] = render_client(env, targets, context, client=client.id)
         except RenderError as exc:
             errors.append(exc)
+            failed.append(Failure(client.id, str(exc), RenderError.exit_code))
+    if failed and failures is not None and rendered:
+        failures += failed
+        return rendered
     if errors:
         first = errors[0]
         more = "".join(f"\n{e}" for e in errors[1:])
@@ -314,8 +375,11 @@ def run_build(
             job, environ, secret_file=secret_file, on_token=on_token, progress=progress
         )
     report.flags = derive_flags(job, orgs)
-    rendered = render_all(job, orgs, report.flags)
-    report.merges = merges_for(job, orgs, report.flags)
+    report.impacts = client_impacts(job.lock, orgs, report.flags)
+    report.warnings = text_warnings(job, orgs)
+    rendered = render_all(job, orgs, report.flags, report.failures)
+    # A client that failed to render gets no files, and no merges either.
+    report.merges = merges_for(job, {c: orgs[c] for c in rendered}, report.flags)
     root = job.config.output.root
     previous = job.lock.clients
     configured = {c.id for c in job.config.clients}
@@ -327,19 +391,28 @@ def run_build(
         old_files = previous[client_id].files if client_id in previous else {}
         report.plans.append(
             plan_client(
-                root, client_id, files, old_files, force=force, interrupted=journal.known(client_id)
+                root,
+                client_id,
+                files,
+                old_files,
+                force=force,
+                interrupted=journal.known(client_id),
+                may_remove=_removable_by(job, client_id),
             )
         )
+        report.warnings += [_kept_warning(client_id, path) for path in report.plans[-1].kept]
+    encoded = _encode_entries(report, orgs, rendered)
     if dry_run:
         return report
     clean_temporaries(root, job.config.output.lockfile)
     clean_merge_temporaries([m for ms in report.merges.values() for m in ms])
-    journal.begin(p for p in report.plans if not p.conflicts)
+    unrecordable = {p.client for p in report.plans if p.client in rendered} - set(encoded)
+    journal.begin(p for p in report.plans if not p.conflicts and p.client not in unrecordable)
     entries = dict(previous)
     applied = []
     try:
         for plan in report.plans:
-            if plan.conflicts:
+            if plan.conflicts or plan.client in unrecordable:
                 continue
             merges = report.merges.get(plan.client, ())
             try:
@@ -349,15 +422,47 @@ def run_build(
                 continue
             applied.append(plan.client)
             if plan.client in rendered:
-                entry = _entry(orgs[plan.client], report.flags[plan.client], plan, merges)
-                entries[plan.client] = entry
+                entries[plan.client] = encoded[plan.client][0]
             else:
                 del entries[plan.client]
     finally:
         # Record what did reach the disk even when a later client failed to write.
-        report.lock_written = write_lock(job, entries)
+        report.lock_written = write_lock(job, entries, encoded)
     journal.settle(applied)
     return report
+
+
+def _encode_entries(
+    report: RunReport, orgs: Mapping[str, Organization], rendered: Mapping[str, object]
+) -> dict[str, tuple[LockedClient, bytes]]:
+    """Each new lockfile entry, encoded before the first write: a client whose entry could not
+    be written fails alone, now, instead of the lockfile failing after its files were written."""
+    encoded = {}
+    for plan in report.plans:
+        if plan.conflicts or plan.client not in rendered:
+            continue
+        merges = report.merges.get(plan.client, ())
+        entry = _entry(orgs[plan.client], report.flags[plan.client], plan, merges)
+        try:
+            encoded[plan.client] = (entry, encode_entry(plan.client, entry))
+        except LockEntryError as exc:
+            report.failures.append(Failure(plan.client, str(exc), exc.exit_code))
+    return encoded
+
+
+def _removable_by(job: Job, client_id: str) -> Callable[[str], bool]:
+    """Which of the files the lockfile lists for a client may go as stale (see OutputMap)."""
+    assert job.templates is not None
+    outputs = job.templates.outputs
+    return lambda relative: outputs.may_remove(client_id, relative)
+
+
+def _kept_warning(client_id: str, relative: str) -> RunWarning:
+    return RunWarning(
+        client_id,
+        f"client {client_id}: the lockfile lists {relative!r} for it, but that is not where its "
+        "targets write (or another target writes it); kept, not removed as stale",
+    )
 
 
 def run_fetch(
@@ -374,6 +479,7 @@ def run_fetch(
         job, environ, secret_file=secret_file, on_token=on_token, progress=progress
     )
     report.flags = derive_flags(job, orgs)
+    report.impacts = client_impacts(job.lock, orgs, report.flags)
     clean_temporaries(None, job.config.output.lockfile)  # the output tree is build's to clean
     entries = dict(job.lock.clients)
     for client_id, org in orgs.items():
@@ -394,5 +500,10 @@ def _entry(
     return LockedClient(org.snapshot, org.digest, values, sources, dict(plan.files), merged)
 
 
-def write_lock(job: Job, entries: Mapping[str, LockedClient]) -> bool:
-    return write_file_atomically(job.config.output.lockfile, dump_lock(Lock(dict(entries))))
+def write_lock(
+    job: Job,
+    entries: Mapping[str, LockedClient],
+    encoded: Mapping[str, tuple[LockedClient, bytes]] | None = None,
+) -> bool:
+    data = dump_lock(Lock(dict(entries)), encoded)
+    return write_file_atomically(job.config.output.lockfile, data)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 import click
@@ -35,7 +36,11 @@ def configure_logging(verbosity: int, quiet: bool) -> None:
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        from nudge_build import github
+
+        text = redact(super().format(record))
+        # Log records quote servers: in GitHub, none of their lines may act as a command.
+        return github.inert(text) if github.active(os.environ) else text
 
 
 class Progress:
@@ -74,25 +79,42 @@ class Progress:
             self.stream.flush()
 
 
-def flags_table(flags: Mapping[str, Any], names: Sequence[str]) -> str:
-    """Clients × flags; ``*`` marks a value set by an override rather than derived."""
+def flags_table(
+    flags: Mapping[str, Any],
+    names: Sequence[str],
+    paint: Callable[[str, bool], str] | None = None,
+) -> str:
+    """Clients × flags; ``*`` marks a value set by an override rather than derived.
+
+    ``paint`` styles each value for a terminal; it sees the cell's text, the padding stays
+    outside, so the columns line up with or without colour."""
     header = ["client", *names]
     rows = []
+    values: list[list[bool | None]] = [[None] * len(header)]
     for client_id, client_flags in flags.items():
         by_name = {f.name: f for f in client_flags}
         cells = [client_id]
+        row_values: list[bool | None] = [None]
         for name in names:
             flag = by_name.get(name)
             if flag is None:
                 cells.append("-")
+                row_values.append(None)
             else:
                 mark = "*" if flag.source == "override" else ""
                 cells.append(("yes" if flag.value else "no") + mark)
+                row_values.append(flag.value)
         rows.append(cells)
+        values.append(row_values)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def cell(text: str, width: int, value: bool | None) -> str:
+        shown = text if paint is None or value is None else paint(text, value)
+        return shown + " " * (width - len(text))
+
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
+        "  ".join(cell(c, w, v) for c, w, v in zip(r, widths, vs, strict=True)).rstrip()
+        for r, vs in zip([header, *rows], values, strict=True)
     ]
     if any(f.source == "override" for fl in flags.values() for f in fl):
         lines.append("* set by an override in the config")
@@ -107,15 +129,18 @@ def flags_json(flags: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
 
 
-def build_summary(report: Any) -> list[str]:
+def build_summary(report: Any, command: str = "build") -> list[str]:
     """One line for the counts, then one per kind of client not built; the caller prints them.
+
+    ``render`` says "rendered": it fetched nothing, so "built" would claim more than it did.
 
     The counts are of what was done (in a dry run: would be done): clients whose files were
     changed by hand, or could not be fetched or written, count as neither built nor written.
     """
     dry = report.dry_run
+    done = "rendered" if command == "render" else "built"
     lines = [
-        f"{report.built} of {len(report.clients)} clients {'would be built' if dry else 'built'}: "
+        f"{report.built} of {len(report.clients)} clients {'would be ' if dry else ''}{done}: "
         f"{'would write' if dry else 'wrote'} {report.count('create')} new and "
         f"{report.count('update')} changed files, {report.count('unchanged')} unchanged, "
         f"{'would remove' if dry else 'removed'} {report.count('remove')}"

@@ -22,7 +22,7 @@ def build_golden_tree(workdir: Path) -> dict[str, bytes]:
         result = cli(config, "build", env=project_env())
     if result.exit_code != 0:
         raise RuntimeError(f"golden build failed: {result.output}")
-    return tree(workdir / "build" / "nudge")
+    return tree(workdir / "nudge")
 
 
 def main() -> None:

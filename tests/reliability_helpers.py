@@ -85,7 +85,7 @@ class Project:
 
     @property
     def out(self) -> Path:
-        return self.root / "build" / "nudge"
+        return self.root / "nudge"
 
     @property
     def lockfile(self) -> Path:

@@ -138,7 +138,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
         client: {"flags": lock["clients"][client]["flags"], "org": by_key[key]}
         for client, key in keys.items()
     }
-    return workdir / "build" / "nudge", clients
+    return workdir / "nudge", clients
 
 
 @pytest.fixture(scope="module")

@@ -224,7 +224,9 @@ def run_action(
         log.append(result.stdout)
         steps[step["id"]] = outputs_of(output)
         if result.returncode != 0:
-            return ActionRun(result.returncode, "".join(log), summary=summary.read_text())
+            # A failed step's outputs still reach the action's (for `if: failure()` steps).
+            outputs = {n: expand(o["value"], values, steps) for n, o in action["outputs"].items()}
+            return ActionRun(result.returncode, "".join(log), outputs, summary=summary.read_text())
     outputs = {n: expand(spec["value"], values, steps) for n, spec in action["outputs"].items()}
     argv = argv_file.read_text().split("\0")[:-1] if argv_file.exists() else []
     return ActionRun(0, "".join(log), outputs, argv, summary.read_text())
@@ -267,7 +269,7 @@ def test_the_action_builds_checks_and_fans_out_against_the_sandbox(tmp_path, wor
     assert sorted(flags) == sorted(SAMPLE_KEYS)
     assert flags["prairie-fcu"] == {"location": True, "background_location": True, "push": True}
     files = build.outputs["files"].splitlines()
-    assert "build/nudge/prairie-fcu/ios/NudgeInfo.plist" in files
+    assert "nudge/prairie-fcu/ios/NudgeInfo.plist" in files
     assert files[-1] == "nudge-build.lock"
     assert all((workspace / "project" / f).is_file() for f in files)
     assert build.outputs["matrix"] == ""
@@ -300,7 +302,7 @@ def test_the_action_builds_checks_and_fans_out_against_the_sandbox(tmp_path, wor
     assert shard.returncode == 0, shard.log
     assert shard.argv == ["-m", "nudge_build", "build", "--shard", entry["shard"]]
     assert shard.outputs["clients"].split() == entry["clients"].split()
-    built = sorted(p.name for p in (fresh / "project" / "build" / "nudge").iterdir())
+    built = sorted(p.name for p in (fresh / "project" / "nudge").iterdir())
     assert built == sorted(entry["clients"].split())
 
 
@@ -328,7 +330,7 @@ def test_inputs_become_options_and_client_ids(tmp_path, workspace, api):
     ]
     assert run.outputs["clients"] == "prairie-fcu harbor-bank summit-cu"
     assert run.outputs["changed"] == "true"  # would change
-    assert not (workspace / "project" / "build").exists()
+    assert not (workspace / "project" / "nudge").exists()
 
 
 @pytest.mark.parametrize(
@@ -336,7 +338,7 @@ def test_inputs_become_options_and_client_ids(tmp_path, workspace, api):
     [
         (
             {"command": "deploy"},
-            "input command: expected build, check, render or matrix, got 'deploy'",
+            "input command: expected build, check, render, matrix, verify or review, got 'deploy'",
         ),
         ({"offline": "yes"}, "input offline: expected true or false, got 'yes'"),
         ({"command": "check", "dry-run": "true"}, "input dry-run does not apply to command check"),
@@ -349,7 +351,7 @@ def test_inputs_become_options_and_client_ids(tmp_path, workspace, api):
         ({"working-directory": "nowhere"}, "input working-directory: cannot change to 'nowhere'"),
         (
             {"command": "x\n::set-output name=evil::1\r\n100%"},
-            "input command: expected build, check, render or matrix, got "
+            "input command: expected build, check, render, matrix, verify or review, got "
             "'x%0A::set-output name=evil::1%0D%0A100%25'",
         ),
     ],
@@ -369,3 +371,108 @@ def test_a_cli_error_fails_the_step_with_its_exit_code_and_an_annotation(tmp_pat
     run = run_action(tmp_path, workspace, {"working-directory": "project", "shard": "4/3"}, {})
     assert run.returncode == 2
     assert ("error", "", "--shard '4/3': expected 1 <= I <= N") in workflow_commands(run.log)
+
+
+# -- api-keys, verify, review -----------------------------------------------------------------
+
+
+def test_api_keys_one_secret_for_every_client_each_key_masked_never_an_argument(
+    tmp_path, workspace, api
+):
+    config = workspace / "project" / "nudge-build.toml"
+    config.write_text(re.sub(r'api_key_env = "\w+"\n', "", config.read_text()))  # map only
+    inputs = {
+        "working-directory": "project",
+        "api-url": api.base_url,
+        "client-id": CLIENT_ID,
+        "client-secret": CLIENT_SECRET,
+        "api-keys": json.dumps(SAMPLE_KEYS),
+    }
+    build = run_action(tmp_path, workspace, inputs, {})
+    assert build.returncode == 0, build.log
+    assert build.argv == ["-m", "nudge_build", "build"]
+    assert sorted(json.loads(build.outputs["flags"])) == sorted(SAMPLE_KEYS)
+    log = build.log.splitlines()
+    first_other = next(i for i, line in enumerate(log) if not line.startswith("::add-mask::"))
+    for key in SAMPLE_KEYS.values():
+        assert [line for line in log if key in line] == [f"::add-mask::{key}"]
+        assert log.index(f"::add-mask::{key}") < first_other
+        assert key not in build.summary
+        assert all(key not in value for value in build.outputs.values())
+
+
+def test_verify_sets_the_findings_output_and_a_summary(tmp_path, workspace, api):
+    from tests import verify_artifacts as art
+
+    common = {"working-directory": "project", "api-url": api.base_url}
+    built = run_action(tmp_path, workspace, common, project_env())
+    assert built.returncode == 0, built.log
+    ios = workspace / "project" / "nudge" / "prairie-fcu" / "ios"
+    info = art.merged_info(ios, art.APP_IDS["prairie-fcu"])
+    art.write_binary_plist(workspace / "project" / "good" / "Info.plist", info)
+    bad = art.write_binary_plist(
+        workspace / "project" / "bad" / "Info.plist", {**info, "CFBundleIdentifier": "org.other"}
+    )
+    verify = {"working-directory": "project", "command": "verify", "clients": "prairie-fcu"}
+    passed = run_action(tmp_path, workspace, {**verify, "ios": "good/Info.plist"}, {})
+    assert passed.returncode == 0, passed.log
+    assert passed.argv == [
+        "-m", "nudge_build", "verify", "--ios", "good/Info.plist", "--", "prairie-fcu"
+    ]  # fmt: skip
+    assert passed.outputs["findings"] == "0"
+    assert "## nudge-build verify" in passed.summary
+
+    failed = run_action(tmp_path, workspace, {**verify, "ios": "bad/Info.plist"}, {})
+    assert failed.returncode == 1, failed.log
+    assert int(failed.outputs["findings"]) >= 1
+    assert "## nudge-build verify" in failed.summary
+    assert bad.is_file()
+
+
+def test_review_writes_each_kit_to_review_dir_and_lists_them(tmp_path, workspace, api):
+    common = {"working-directory": "project", "api-url": api.base_url}
+    assert run_action(tmp_path, workspace, common, project_env()).returncode == 0
+    inputs = {"working-directory": "project", "command": "review", "review-dir": "kits"}
+    run = run_action(tmp_path, workspace, inputs, {})
+    assert run.returncode == 0, run.log
+    assert run.argv == ["-m", "nudge_build", "review", "--out", "kits"]
+    assert run.outputs["files"].splitlines() == [f"kits/{client}.md" for client in SAMPLE_KEYS]
+    assert run.outputs["clients"].split() == list(SAMPLE_KEYS)
+    assert all((workspace / "project" / f).is_file() for f in run.outputs["files"].splitlines())
+    assert "## nudge-build review" in run.summary
+    assert "- `kits/prairie-fcu.md`" in run.summary
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"ios": "App.ipa"}, "input ios does not apply to command build (only to: verify)"),
+        (
+            {"command": "check", "review-dir": "k"},
+            "input review-dir does not apply to command check",
+        ),
+        ({"command": "review", "shard": "1/2"}, "input shard does not apply to command review"),
+    ],
+)
+def test_inputs_of_verify_and_review_apply_to_them_only(tmp_path, workspace, inputs, message):
+    run = run_action(tmp_path, workspace, {"working-directory": "project", **inputs}, {})
+    assert run.returncode == 2
+    assert [c[2] for c in workflow_commands(run.log) if c[0] == "error"][0].startswith(message)
+
+
+def test_a_config_error_still_writes_the_summary_saying_what_failed(tmp_path, workspace):
+    (workspace / "project" / "nudge-build.toml").write_text("[api]\ntimeout = = 3\n")
+    run = run_action(tmp_path, workspace, {"working-directory": "project"}, {})
+    assert run.returncode == 2
+    errors = [c for c in workflow_commands(run.log) if c[0] == "error"]
+    assert len(errors) == 1  # one failure, one line
+    assert "## nudge-build build" in run.summary
+    assert "**Failed** (exit 2):" in run.summary and "invalid TOML" in run.summary
+
+
+def test_the_ci_docs_list_every_input_and_output_of_the_action():
+    action = load(ACTION)
+    docs = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    for kind in ("inputs", "outputs"):
+        for name in action[kind]:
+            assert f"| `{name}` |" in docs, f"{kind[:-1]} {name} is not in docs/ci.md"

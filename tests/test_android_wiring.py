@@ -51,7 +51,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config = write_project(workdir, api.base_url, stock=["android"])
         result = cli(config, "build", env=project_env())
     assert result.exit_code == 0, result.output
-    return workdir / "build" / "nudge"
+    return workdir / "nudge"
 
 
 def test_flavor_names_are_the_ids_words_in_lower_camel_case():
@@ -95,7 +95,7 @@ def test_nudge_properties_carry_the_flavor_name_gradle_reads(out):
 def test_snippet_reads_only_files_and_keys_that_nudge_build_writes(out, language):
     code = snippet(language)
     # The default output root: where a build without [output] wrote.
-    assert re.search(r"""rootProject\.file\(['"]build/nudge['"]\)""", code)
+    assert re.search(r"""rootProject\.file\(['"]nudge['"]\)""", code)
     assert out.is_dir()
     paths = set(re.findall(r"""['"](android/[\w./]+)['"]""", code))
     assert paths == {"android/nudge.properties", "android/AndroidManifest.xml", "android/res"}

@@ -103,7 +103,7 @@ def test_400_invalid_client_is_a_credentials_error(make_project):
     run = project.run("build")
     assert run.code == 3
     assert (
-        "error: the token endpoint refused the client credentials (400 invalid_client): check "
+        "error: POST /oauth2/token refused the client credentials (400 invalid_client): check "
         "the client id and secret in NUDGE_CLIENT_ID and NUDGE_CLIENT_SECRET" in run.stderr
     )
     stats = project.sandbox.stats
@@ -115,7 +115,7 @@ def test_400_with_another_code_is_not_called_a_credentials_error(make_project):
     project.sandbox.script_token([Answer.status(400, body={"error": "invalid_request"})])
     run = project.run("build")
     assert run.code == 3
-    assert "error: the token endpoint answered 400 (invalid_request)" in run.stderr
+    assert "error: POST /oauth2/token answered 400 (invalid_request)" in run.stderr
     assert "refused the client credentials" not in run.stderr
     assert project.sandbox.stats.token_requests == 1
 

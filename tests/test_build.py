@@ -48,7 +48,7 @@ def permissions(manifest: bytes) -> dict[str, str]:
 def test_build_writes_every_clients_files_matching_its_flags(project, api):
     result = cli(project, "build", env=project_env())
     assert result.exit_code == 0, result.output
-    out = project.parent / "build" / "nudge"
+    out = project.parent / "nudge"
 
     expected = {  # client: (location, background)
         "prairie-fcu": (True, True),
@@ -110,7 +110,7 @@ def test_no_secret_in_any_output_stream_or_file(project, api):
 def test_second_build_writes_nothing_and_check_is_clean(project):
     env = project_env()
     assert cli(project, "build", env=env).exit_code == 0
-    out = project.parent / "build" / "nudge"
+    out = project.parent / "nudge"
     before = mtimes(project.parent)
     again = cli(project, "build", env=env)
     assert again.exit_code == 0, again.output
@@ -125,7 +125,7 @@ def test_second_build_writes_nothing_and_check_is_clean(project):
 def test_hand_edit_is_reported_by_check_and_kept_by_build_unless_forced(project):
     env = project_env()
     assert cli(project, "build", env=env).exit_code == 0
-    edited = project.parent / "build" / "nudge" / "summit-cu" / "ios" / "Nudge.xcconfig"
+    edited = project.parent / "nudge" / "summit-cu" / "ios" / "Nudge.xcconfig"
     original = edited.read_text()
     edited.write_text(original.replace("nudgeStandard", "nudgeGeo"))
 
@@ -151,7 +151,7 @@ def test_removed_client_loses_its_files_and_lock_entry(project, api):
     write_project(project.parent, api.base_url, clients=["prairie-fcu", "harbor-bank"])
     result = cli(project, "build", env=env)
     assert result.exit_code == 0, result.output
-    out = project.parent / "build" / "nudge"
+    out = project.parent / "nudge"
     assert sorted(p.name for p in out.iterdir()) == ["harbor-bank", "prairie-fcu"]
     lock = tomllib.loads((project.parent / "nudge-build.lock").read_text())
     assert sorted(lock["clients"]) == ["harbor-bank", "prairie-fcu"]
@@ -162,7 +162,7 @@ def test_render_and_offline_build_need_no_network(project, api):
     assert cli(project, "build", env=env).exit_code == 0
     before = tree(project.parent)
     api.stop()  # nothing listens any more: any request would fail with exit 3
-    (project.parent / "build" / "nudge" / "harbor-bank" / "ios" / "Nudge.xcconfig").unlink()
+    (project.parent / "nudge" / "harbor-bank" / "ios" / "Nudge.xcconfig").unlink()
     rendered = cli(project, "render")
     assert rendered.exit_code == 0, rendered.output
     assert "wrote 1 new and 0 changed files" in rendered.stdout
@@ -199,7 +199,7 @@ def test_fetch_updates_only_the_lockfile(project):
 def test_selected_clients_only(project):
     result = cli(project, "build", "harbor-bank", env=project_env())
     assert result.exit_code == 0, result.output
-    out = project.parent / "build" / "nudge"
+    out = project.parent / "nudge"
     assert [p.name for p in out.iterdir()] == ["harbor-bank"]
 
 
@@ -253,7 +253,7 @@ def test_custom_flag_expression_and_template_vars(tmp_path, api):
     config.write_text(text)
     result = cli(config, "build", env=project_env())
     assert result.exit_code == 0, result.output
-    written = (tmp_path / "build/nudge/prairie-fcu/custom/Branding.properties").read_text()
+    written = (tmp_path / "nudge/prairie-fcu/custom/Branding.properties").read_text()
     assert written == "geo=true\nname=Prairie FCU\n"
 
 
@@ -278,7 +278,7 @@ def test_lone_surrogate_in_one_answer_fails_only_that_client(project, api):
     env = project_env()
     assert cli(project, "build", env=env).exit_code == 0
     lock_before = (project.parent / "nudge-build.lock").read_bytes()
-    harbor = project.parent / "build/nudge/harbor-bank/ios/NudgeInfo.plist"
+    harbor = project.parent / "nudge/harbor-bank/ios/NudgeInfo.plist"
     harbor_before = harbor.read_bytes()
     body = (
         '{"organizationId": "o", "name": "Bad \\ud800", "features": {"locationBasedNudges": true}}'

@@ -30,7 +30,13 @@ def test_check_json_when_everything_is_current(tmp_path, api):
     assert render(config).exit_code == 0
     result, data = check_json(config)
     assert result.exit_code == 0, result.output
-    assert data == {"current": True, "drifts": [], "failures": []}
+    assert data == {
+        "current": True,
+        "drifts": [],
+        "failures": [],
+        "flag_changes": [],
+        "warnings": [],
+    }
     text = cli(config, "check")
     assert (text.exit_code, text.stdout) == (0, "up to date\n")
 
@@ -58,7 +64,19 @@ def test_check_reports_every_kind_of_drift_and_writes_nothing(tmp_path, api):
 
     assert result.exit_code == 1, result.output
     assert data["current"] is False and data["failures"] == []
-    assert all(set(d) == {"client", "kind", "path", "detail"} for d in data["drifts"])
+    keys = {"client", "kind", "path", "detail", "cause", "fix"}
+    assert all(set(d) == keys for d in data["drifts"])
+    causes = {(d["path"], d["cause"], d["fix"]) for d in data["drifts"] if d["kind"] != "lock"}
+    assert (
+        "prairie-fcu/ios/Nudge.xcconfig",
+        "hand-edit",
+        "nudge-build build --force prairie-fcu",
+    ) in causes
+    assert (
+        "summit-cu/ios/Nudge.xcconfig",
+        "template-changed",
+        "nudge-build render summit-cu",
+    ) in causes
     found = {(d["client"], d["kind"], d["path"]) for d in data["drifts"]}
     summit_changed = {
         ("summit-cu", "changed", f"summit-cu/{path}")
@@ -93,14 +111,26 @@ def test_check_reports_every_kind_of_drift_and_writes_nothing(tmp_path, api):
     assert text.exit_code == 1
     lines = text.stdout.splitlines()
     assert "--- a/summit-cu/ios/NudgeInfo.plist" in lines
-    assert "missing: harbor-bank/android/nudge.properties (client harbor-bank)" in lines
-    assert "stale: summit-cu/custom/Extra.txt (client summit-cu)" in lines
-    assert "stale: ridgeline-trust/ios/NudgeInfo.plist (client ridgeline-trust)" in lines
     assert (
-        "lockfile out of date for client summit-cu: flags changed, file list or digests changed"
+        "missing: harbor-bank/android/nudge.properties (client harbor-bank); "
+        "fix: `nudge-build render harbor-bank`"
+    ) in lines
+    assert (
+        "stale: summit-cu/custom/Extra.txt (client summit-cu); fix: `nudge-build render summit-cu`"
         in lines
     )
-    assert lines[-1] == f"{len(data['drifts'])} difference(s); run `nudge-build build` to update"
+    assert (
+        "stale: ridgeline-trust/ios/NudgeInfo.plist (client ridgeline-trust); "
+        "fix: `nudge-build render`"
+    ) in lines
+    assert (
+        "lockfile out of date for client summit-cu: flags changed, file list or digests changed; "
+        "fix: `nudge-build render summit-cu`"
+    ) in lines
+    summary = next(line for line in lines if line.startswith(f"{len(data['drifts'])} diff"))
+    assert summary.startswith(f"{len(data['drifts'])} difference(s) (1 hand edit, ")
+    assert summary.endswith("; to update: `nudge-build build --force`, `nudge-build render`")
+    assert "run `nudge-build build`" not in text.stdout  # it would refuse the hand edit
     assert tree(tmp_path) == before and mtimes(tmp_path) == times
 
     assert render(config, "--force").exit_code == 0
@@ -120,7 +150,14 @@ def test_a_changed_flag_source_alone_is_lockfile_drift(tmp_path, api):
     result, data = check_json(config)
     assert result.exit_code == 1
     assert data["drifts"] == [
-        {"client": "prairie-fcu", "kind": "lock", "path": LOCK, "detail": "flags changed"}
+        {
+            "client": "prairie-fcu",
+            "kind": "lock",
+            "path": LOCK,
+            "detail": "flags changed",
+            "cause": "template-changed",
+            "fix": "nudge-build render prairie-fcu",
+        }
     ]
     rendered = render(config)
     assert "wrote 0 new and 0 changed files, 6 unchanged" in rendered.stdout

@@ -117,9 +117,11 @@ def test_missing_client_key_variable_names_client_and_variable(tmp_path):
     ("change", "message"),
     [
         pytest.param(
-            lambda t: t.replace('api_key_env = "NUDGE_KEY_PRAIRIE"', ""),
-            "[clients.prairie-fcu]: expected exactly one of api_key_env",
-            id="no-key-source",
+            lambda t: t.replace(
+                'api_key_env = "NUDGE_KEY_PRAIRIE"', 'api_key_env = "K"\napi_key = "k"'
+            ),
+            "[clients.prairie-fcu]: expected at most one of api_key_env",
+            id="two-key-sources",
         ),
         pytest.param(
             lambda t: t + "[clients.prairie-fcu.flags]\ngeo = true\n",

@@ -21,10 +21,10 @@ def test_demo_builds_every_sample_client(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "5 of 5 clients built: wrote 50 new" in proc.stdout
-    assert f"files:    {out / 'build' / 'nudge'}/<client>/<platform>/" in proc.stdout
+    assert f"files:    {out / 'nudge'}/<client>/<platform>/" in proc.stdout
     assert "sandbox-secret" not in proc.stdout + proc.stderr
 
-    root = out / "build" / "nudge"
+    root = out / "nudge"
     background = {"prairie-fcu", "ridgeline-trust"}
     no_location = {"summit-cu", "lakeside-savings"}
     for client in [

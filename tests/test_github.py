@@ -191,7 +191,7 @@ def test_build_sets_outputs_writes_summary_and_masks_the_token_first(tmp_path, a
     assert outputs["changed"] == "true"
     assert outputs["clients"] == " ".join(SAMPLE_KEYS)
     files = outputs["files"].split("\n")
-    written = sorted(f"build/nudge/{path}" for path in tree(tmp_path / "build" / "nudge"))
+    written = sorted(f"nudge/{path}" for path in tree(tmp_path / "nudge"))
     assert files == [*written, "nudge-build.lock"]  # relative to where the step ran
 
     assert "## nudge-build build" in summary
@@ -201,12 +201,12 @@ def test_build_sets_outputs_writes_summary_and_masks_the_token_first(tmp_path, a
     assert "| `harbor-bank` | ✅ | — | ✅ |" in summary
     assert "| `lakeside-savings` | — | — | ✅ |" in summary
     assert f"**Files changed: {len(files)}**" in summary
-    assert "- `build/nudge/prairie-fcu/ios/NudgeInfo.plist`" in summary
+    assert "- `nudge/prairie-fcu/ios/NudgeInfo.plist`" in summary
 
     # One folded group per client, each closed before the next opens.
     commands = workflow_commands(result.stdout)
     groups = [(name, data) for name, _, data in commands if name in ("group", "endgroup")]
-    per_client = {c: len(tree(tmp_path / "build" / "nudge" / c)) for c in SAMPLE_KEYS}
+    per_client = {c: len(tree(tmp_path / "nudge" / c)) for c in SAMPLE_KEYS}
     assert [data for name, data in groups if name == "group"] == [
         f"{client}: {count} files, {count} changed" for client, count in per_client.items()
     ]
@@ -342,7 +342,7 @@ def test_check_sets_outputs_and_no_diff_line_acts_as_a_command(tmp_path, monkeyp
     with Sandbox(orgs, client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as api:
         config = write_project(tmp_path, api.base_url, clients=["prairie-fcu"])
         assert cli(config, "build", env=project_env()).exit_code == 0
-    plist = tmp_path / "build" / "nudge" / "prairie-fcu" / "ios" / "NudgeInfo.plist"
+    plist = tmp_path / "nudge" / "prairie-fcu" / "ios" / "NudgeInfo.plist"
     assert INJECTING_TEXT in plistlib.loads(plist.read_bytes()).values()
     # A hand edit next to the organization's text, so the diff shows that text as context.
     plist.write_text(plist.read_text().replace("More text.", "More text!"))
@@ -350,7 +350,8 @@ def test_check_sets_outputs_and_no_diff_line_acts_as_a_command(tmp_path, monkeyp
     env = github_env(tmp_path)
     result = cli(config, "check", env=env)
     assert result.exit_code == 1
-    assert " ::set-output name=evil::1" in result.stdout  # the diff does carry the line ...
+    # The diff does carry the line, escaped so that it cannot start a command ...
+    assert " \\::set-output name=evil::1" in result.stdout
     commands = workflow_commands(result.stdout)  # ... but the runner does not act on it
     assert [c[0] for c in commands if c[0] != "add-mask"] == [
         "group",
@@ -361,11 +362,15 @@ def test_check_sets_outputs_and_no_diff_line_acts_as_a_command(tmp_path, monkeyp
     outputs = outputs_of(Path(env["GITHUB_OUTPUT"]))
     assert outputs == {
         "changed": "true",
-        "files": "build/nudge/prairie-fcu/ios/NudgeInfo.plist",
+        "files": "nudge/prairie-fcu/ios/NudgeInfo.plist",
     }
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert "## nudge-build check" in summary
-    assert "| `prairie-fcu` | changed | `build/nudge/prairie-fcu/ios/NudgeInfo.plist` |" in summary
+    assert (
+        "| `prairie-fcu` | hand edit | `nudge/prairie-fcu/ios/NudgeInfo.plist` "
+        "| `nudge-build build --force prairie-fcu` |"
+    ) in summary
+    assert "1 difference(s) (1 hand edit); to update: `nudge-build build --force`" in summary
 
 
 def test_check_up_to_date_sets_changed_false(tmp_path, api):
@@ -448,3 +453,51 @@ def test_matrix_sets_the_matrix_output_and_a_summary(tmp_path):
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert "## nudge-build matrix" in summary
     assert "5 clients in" in summary
+
+
+# -- one failure, one line --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_github", [False, True], ids=["terminal", "github"])
+def test_a_failed_client_is_one_line_and_its_count_is_in_the_summary(tmp_path, api, in_github):
+    api.script("sbx-harbor-bank", [{"kind": "status", "status": 404}])
+    config = write_project(tmp_path, api.base_url)
+    env = {**project_env(), **(github_env(tmp_path) if in_github else {})}
+    result = cli(config, "build", env=env)
+    assert result.exit_code == 3
+    output = result.stdout + result.stderr
+    reason = "client harbor-bank: organization not found (POST /GetOrganization answered 404)"
+    assert len([line for line in output.splitlines() if reason in line]) == 1
+    assert [line for line in output.splitlines() if "client(s) failed" in line] == [
+        "1 client(s) failed: harbor-bank"
+    ]
+    if in_github:
+        assert ("error", "title=client harbor-bank", reason) in workflow_commands(result.stdout)
+    else:
+        assert result.stderr.splitlines()[-1] == f"error: {reason}"
+
+
+def test_render_says_rendered_in_the_log_and_the_summary(tmp_path, api):
+    config = write_project(tmp_path, api.base_url)
+    assert cli(config, "fetch", env=project_env()).exit_code == 0
+    env = github_env(tmp_path)
+    result = cli(config, "render", env=env)
+    assert result.exit_code == 0, result.output
+    assert "5 of 5 clients rendered: wrote " in result.stdout
+    assert "built" not in result.stdout
+    assert "5 of 5 clients rendered." in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+def test_a_credential_error_is_one_annotation_and_a_summary_naming_every_variable(tmp_path):
+    config = write_project(tmp_path, "http://127.0.0.1:9", clients=["prairie-fcu", "summit-cu"])
+    env = github_env(tmp_path)
+    result = cli(config, "build", env=env)
+    assert result.exit_code == 2
+    errors = [c for c in workflow_commands(result.stdout) if c[0] == "error"]
+    assert len(errors) == 1 and result.stderr == ""  # one failure, one line
+    message = unescape_data(errors[0][2])
+    assert message.startswith("4 credentials are missing or empty; nothing was requested:")
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert summary.startswith("## nudge-build build\n\n**Failed** (exit 2):")
+    for name in ("NUDGE_CLIENT_ID", "NUDGE_CLIENT_SECRET", "NUDGE_KEY_PRAIRIE_FCU"):
+        assert name in message and name.replace("_", "\\_") in summary

@@ -56,7 +56,7 @@ def built(tmp_path_factory):
         config = write_project(workdir, api.base_url, clients=clients, stock=ALL_SETS)
         result = cli(config, "build", env=project_env(keys))
     assert result.exit_code == 0, result.output
-    return workdir / "build" / "nudge"
+    return workdir / "nudge"
 
 
 @pytest.mark.parametrize("index", range(len(HOSTILE_NAMES)))
@@ -109,7 +109,7 @@ def test_default_purpose_strings_name_the_institution_and_the_use(tmp_path):
     with Sandbox([org], client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as api:
         config = write_project(tmp_path, api.base_url, clients=["c0"], stock=["ios"])
         assert cli(config, "build", env=project_env({"c0": "key-0"})).exit_code == 0
-    info = plistlib.loads((tmp_path / "build/nudge/c0/ios/NudgeInfo.plist").read_bytes())
+    info = plistlib.loads((tmp_path / "nudge/c0/ios/NudgeInfo.plist").read_bytes())
     always = info["NSLocationAlwaysAndWhenInUseUsageDescription"]
     assert always.startswith("Credit Union of O'Hare & Co uses your location")
     assert "when the app is closed" in always

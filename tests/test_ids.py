@@ -76,7 +76,7 @@ def test_a_bad_app_id_fails_only_its_client_and_names_field_and_value(tmp_path):
         '"1com.bank-app" is not valid: an Android application id has at least two parts'
     ) in result.output
     assert "2 client(s) failed: prairie-fcu, harbor-bank" in result.output
-    out = tmp_path / "build" / "nudge"
+    out = tmp_path / "nudge"
     assert sorted(p.name for p in out.iterdir()) == ["summit-cu"]
     lock = tomllib.loads((tmp_path / "nudge-build.lock").read_text(encoding="utf-8"))
     assert sorted(lock["clients"]) == ["summit-cu"]
@@ -120,7 +120,7 @@ def test_unworkable_flags_are_a_config_error_naming_client_and_flags(
     assert result.exit_code == 2
     assert result.output.startswith(f"error: client prairie-fcu: flag {message}")
     assert "set allow_unusual_flags = true in [clients.prairie-fcu]" in result.output
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / "nudge").exists()
 
 
 def test_allow_unusual_flags_builds_them_anyway(tmp_path, api):
@@ -131,7 +131,7 @@ def test_allow_unusual_flags_builds_them_anyway(tmp_path, api):
     config = write_project(tmp_path, api.base_url, clients=[], extra=extra)
     result = cli(config, "build", env=project_env())
     assert result.exit_code == 0, result.output
-    xcconfig = (tmp_path / "build/nudge/prairie-fcu/ios/Nudge.xcconfig").read_text("utf-8")
+    xcconfig = (tmp_path / "nudge/prairie-fcu/ios/Nudge.xcconfig").read_text("utf-8")
     assert "NUDGE_VERSION = nudgeGeo\n" in xcconfig
 
 

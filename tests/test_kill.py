@@ -130,7 +130,7 @@ def load_project(tmp_path):
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_at_random_moments_never_leaves_a_torn_or_mixed_file(load_project):
     config, versions = load_project
-    root = config.parent / "build" / "nudge"
+    root = config.parent / "nudge"
     lockfile = config.parent / "nudge-build.lock"
     journal = config.parent / ".nudge-build.lock.journal"
     watched = root / "c000" / "android"  # the first directory a run writes in

@@ -104,7 +104,7 @@ def test_a_damaged_lockfile_is_exit_2_naming_what_is_wrong(tmp_path, api, damage
         assert f"error: {lockfile}: " in result.stderr and message in result.stderr
         assert "internal error" not in result.stderr
     assert lockfile.read_text() == damaged
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / "nudge").exists()
 
 
 def test_a_lockfile_that_is_not_utf8_is_exit_2_not_read_some_other_way(tmp_path, api):
@@ -121,7 +121,7 @@ def test_a_lockfile_that_is_not_utf8_is_exit_2_not_read_some_other_way(tmp_path,
         assert f"error: {lockfile}: lockfile is not valid TOML (" in result.stderr
         assert "'utf-8' codec can't decode byte 0xe9" in result.stderr
         assert "restore it from version control or delete it" in result.stderr
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / "nudge").exists()
 
 
 # -- what is written -----------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_the_lockfile_records_the_pinned_digest_of_what_was_written(tmp_path, ap
     )
     result = cli(config, "render")
     assert result.exit_code == 0, result.output
-    assert tree(tmp_path / "build" / "nudge")["prairie-fcu/Pinned.txt"] == b"pinned\n"
+    assert tree(tmp_path / "nudge")["prairie-fcu/Pinned.txt"] == b"pinned\n"
     lock = (tmp_path / "nudge-build.lock").read_text()
     pinned = KNOWN_DIGESTS[b"pinned\n"]
     assert f'"prairie-fcu/Pinned.txt" = "{pinned}"' in lock

@@ -67,7 +67,7 @@ def test_the_union_of_the_shards_is_a_full_build_byte_for_byte(tmp_path, api):
     stock = ("ios", "android", "flutter", "react-native", "expo")
     full = write_config(tmp_path / "full", api.base_url, clients=KEYS, stock=stock)
     assert cli(full, "build", env=env).exit_code == 0
-    expected = tree(full.parent / "build")
+    expected = tree(full.parent / "nudge")
 
     include = matrix_of(full, "--shards", "3")
     assert [entry["shard"] for entry in include] == ["1/3", "2/3", "3/3"]
@@ -77,9 +77,9 @@ def test_the_union_of_the_shards_is_a_full_build_byte_for_byte(tmp_path, api):
         config = write_config(tmp_path / f"shard-{number}", api.base_url, clients=KEYS, stock=stock)
         result = cli(config, "build", "--shard", entry["shard"], env=env)
         assert result.exit_code == 0, result.output
-        built = tree(config.parent / "build")
+        built = tree(config.parent / "nudge")
         # Each job built exactly the clients the matrix gave it ...
-        assert {path.split("/")[1] for path in built} == set(entry["clients"].split())
+        assert {path.split("/")[0] for path in built} == set(entry["clients"].split())
         assert not set(built) & set(union), "two shards wrote the same file"
         union.update(built)
         lock = tomllib.loads((config.parent / "nudge-build.lock").read_text())

@@ -187,7 +187,7 @@ def test_a_client_that_fails_to_write_leaves_its_merge_target_untouched(tmp_path
     make_app(tmp_path, api, extra="[clients.summit-cu.flags]\nlocation = true\n")
     summit = app_plist(config, "summit-cu")
     before, times = summit.read_bytes(), summit.stat().st_mtime_ns
-    blocked = tmp_path / "build" / "nudge" / "summit-cu" / "ios"
+    blocked = tmp_path / "nudge" / "summit-cu" / "ios"
     with unwritable(blocked):
         result = cli(config, "render")
     assert result.exit_code == 2, result.output
@@ -197,12 +197,12 @@ def test_a_client_that_fails_to_write_leaves_its_merge_target_untouched(tmp_path
     assert temporaries(tmp_path) == []
 
     # And the other way round: the Info.plist cannot be replaced, so no generated file changes.
-    outputs = tree(tmp_path / "build" / "nudge" / "summit-cu")
+    outputs = tree(tmp_path / "nudge" / "summit-cu")
     with unwritable(summit.parent):
         result = cli(config, "render")
     assert result.exit_code == 2, result.output
     assert f"cannot write {summit}: " in result.stderr
-    assert tree(tmp_path / "build" / "nudge" / "summit-cu") == outputs
+    assert tree(tmp_path / "nudge" / "summit-cu") == outputs
     assert summit.read_bytes() == before
     assert temporaries(tmp_path) == []
 
@@ -230,7 +230,7 @@ def test_a_missing_merge_target_is_an_error_naming_client_and_path(tmp_path, api
     assert result.exit_code == 2, result.output
     path = app_plist(config, "summit-cu")
     assert f"error: client summit-cu: {path}: no such file; [merge].info_plist" in result.stderr
-    assert not (tmp_path / "build").exists()
+    assert not (tmp_path / "nudge").exists()
 
 
 @pytest.mark.parametrize(
@@ -353,7 +353,7 @@ def test_a_client_kept_for_a_hand_edited_output_keeps_its_merge_target_too(tmp_p
     config = fetched(make_app(tmp_path, api))
     assert cli(config, "render").exit_code == 0
     make_app(tmp_path, api, extra="[clients.summit-cu.flags]\nlocation = true\n")
-    xcconfig = tmp_path / "build" / "nudge" / "summit-cu" / "ios" / "Nudge.xcconfig"
+    xcconfig = tmp_path / "nudge" / "summit-cu" / "ios" / "Nudge.xcconfig"
     xcconfig.write_text(xcconfig.read_text() + "// by hand\n")
     summit = app_plist(config, "summit-cu")
     before = summit.read_bytes()

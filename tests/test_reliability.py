@@ -88,7 +88,7 @@ def make_project(tmp_path: Path) -> Iterator[MakeProject]:
 
 @dataclass(frozen=True)
 class Wait:
-    what: str  # e.g. "client summit-cu: GetOrganization"
+    what: str  # e.g. "client summit-cu: POST /GetOrganization"
     reason: str  # e.g. "HTTP 503"
     delay: float
 
@@ -101,7 +101,7 @@ class Waits:
     drawn: list[tuple[int, float, float]] = field(default_factory=list)  # (tries, base, delay)
 
     def of(self, client: str) -> list[float]:
-        return [w.delay for w in self.slept if w.what == f"client {client}: GetOrganization"]
+        return [w.delay for w in self.slept if w.what == f"client {client}: POST /GetOrganization"]
 
 
 def spy_on_waits(monkeypatch: pytest.MonkeyPatch) -> Waits:
@@ -138,9 +138,9 @@ def gaps(times: list[float]) -> list[float]:
     return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
 
 
-def failed_clients(stderr: str) -> str:
-    """The summary line naming the failed clients."""
-    return next(line for line in stderr.splitlines() if "client(s) failed" in line)
+def failed_clients(stdout: str) -> str:
+    """The summary line naming the failed clients (each failure's own line is on stderr)."""
+    return next(line for line in stdout.splitlines() if "client(s) failed" in line)
 
 
 # -- retries: Retry-After, backoff, what is not retried ---------------------------------------
@@ -250,7 +250,7 @@ def test_other_4xx_is_not_retried(make_project):
     project.sandbox.script(SUMMIT, [Answer.status(403)])
     run = project.run("build")
     assert run.code == 3
-    assert "client summit-cu: GetOrganization answered 403 (forbidden)" in run.stderr
+    assert "client summit-cu: POST /GetOrganization answered 403 (forbidden)" in run.stderr
     assert project.sandbox.stats.org_requests[SUMMIT] == 1
 
 
@@ -259,7 +259,9 @@ def test_retries_run_out_after_max_retries_naming_the_attempts(make_project):
     project.sandbox.script(SUMMIT, [Answer.status(500)] * 3)
     run = project.run("build")
     assert run.code == 3
-    assert "client summit-cu: GetOrganization: HTTP 500 (gave up after 3 attempts)" in run.stderr
+    assert (
+        "client summit-cu: POST /GetOrganization: HTTP 500 (gave up after 3 attempts)" in run.stderr
+    )
     assert project.sandbox.stats.org_requests[SUMMIT] == 3
 
 
@@ -271,10 +273,10 @@ def test_503_with_retry_after_past_the_deadline_fails_that_client_at_once(make_p
     assert waits.slept == []  # not a second of waiting
     assert run.elapsed < 15  # far below the 20 s deadline, even on a loaded machine
     assert (
-        "client summit-cu: GetOrganization: HTTP 503; a retry in 30.0 s would pass the run's "
+        "client summit-cu: POST /GetOrganization: HTTP 503; a retry in 30.0 s would pass the run's "
         "deadline ([api].deadline = 20 s" in run.stderr
     )
-    assert "summit-cu" in failed_clients(run.stderr)
+    assert "summit-cu" in failed_clients(run.stdout)
     assert project.sandbox.stats.org_requests[SUMMIT] == 1
     assert (project.out / "prairie-fcu" / "ios" / "Nudge.xcconfig").is_file()
 
@@ -286,7 +288,7 @@ def test_503_with_retry_after_beyond_max_retry_after_fails_at_once(make_project,
     assert run.code == 3
     assert waits.slept == []
     assert (
-        "client summit-cu: GetOrganization: HTTP 503 asks to retry after 3600 s, longer than "
+        "client summit-cu: POST /GetOrganization: HTTP 503 asks to retry after 3600 s, longer than "
         "[api].max_retry_after (60 s); not waiting" in run.stderr
     )
     assert project.sandbox.stats.org_requests[SUMMIT] == 1
@@ -323,7 +325,7 @@ def test_a_reset_on_every_attempt_fails_the_client_and_never_parses_part_of_the_
     run = project.run("build")
     assert run.code == 3
     assert (
-        "client summit-cu: GetOrganization: connection closed or reset mid-answer "
+        "client summit-cu: POST /GetOrganization: connection closed or reset mid-answer "
         "(gave up after 3 attempts)" in run.stderr
     )
     assert "JSON" not in run.stderr
@@ -353,7 +355,7 @@ def test_wrong_credentials_exit_3_after_one_token_request(make_project, token_au
     run = project.run("build", env={"NUDGE_CLIENT_SECRET": wrong})
     assert run.code == 3
     assert (
-        "error: the token endpoint refused the client credentials (401 invalid_client): check "
+        "error: POST /oauth2/token refused the client credentials (401 invalid_client): check "
         "the client id and secret in NUDGE_CLIENT_ID and NUDGE_CLIENT_SECRET" in run.stderr
     )
     stats = project.sandbox.stats
@@ -414,8 +416,11 @@ def test_a_second_401_fails_that_client_only(make_project):
     project.sandbox.script(SUMMIT, [Answer.status(401), Answer.status(401)])
     run = project.run("build")
     assert run.code == 3
-    assert "client summit-cu: GetOrganization answered 401 again after a fresh token" in run.stderr
-    assert failed_clients(run.stderr).endswith(": summit-cu")
+    assert (
+        "client summit-cu: POST /GetOrganization answered 401 again after a fresh token"
+        in run.stderr
+    )
+    assert failed_clients(run.stdout).endswith(": summit-cu")
     stats = project.sandbox.stats
     assert stats.token_requests == 2 and stats.org_requests[SUMMIT] == 2
     assert sorted(p.name for p in project.out.iterdir()) == sorted(set(SAMPLE_KEYS) - {"summit-cu"})
@@ -445,7 +450,7 @@ def test_a_failed_refresh_is_not_repeated_by_every_request_waiting_for_it(make_p
     assert project.sandbox.stats.token_requests == 2
     for client in SAMPLE_KEYS:
         assert (
-            f"client {client}: no access token: the token endpoint refused the client "
+            f"client {client}: no access token: POST /oauth2/token refused the client "
             "credentials (401 invalid_client)" in run.stderr
         )
 
@@ -499,7 +504,7 @@ def test_a_hung_or_trickling_server_ends_the_run_by_the_deadline(make_project, a
     assert 1.4 < run.elapsed < 20  # the deadline, not the 60 s per-request timeout
     for client in SAMPLE_KEYS:
         assert (
-            f"client {client}: GetOrganization: the run's deadline of 1.5 s ([api].deadline) "
+            f"client {client}: POST /GetOrganization: the run's deadline of 1.5 s ([api].deadline) "
             "passed before it finished" in run.stderr
         )
     assert not project.out.exists()
@@ -514,7 +519,7 @@ def test_a_trickling_answer_is_bounded_per_attempt_by_the_timeout(make_project):
     # attempt costs, and 10 s leaves a loaded machine room.
     assert run.elapsed < 10
     assert (
-        "client summit-cu: GetOrganization: no complete answer within 0.4 s ([api].timeout) "
+        "client summit-cu: POST /GetOrganization: no complete answer within 0.4 s ([api].timeout) "
         "(gave up after 2 attempts)" in run.stderr
     )
 
@@ -526,7 +531,7 @@ def test_a_hung_token_endpoint_ends_the_run_by_the_deadline(make_project):
     assert run.code == 3
     assert run.elapsed < 20  # the 1 s deadline, not the 60 s timeout, with room for load
     assert (
-        "error: token request: the run's deadline of 1 s ([api].deadline) passed before it "
+        "error: POST /oauth2/token: the run's deadline of 1 s ([api].deadline) passed before it "
         "finished" in run.stderr
     )
 
@@ -575,17 +580,17 @@ def test_twenty_clients_two_bad_answers_18_written_2_kept_exactly(make_project, 
     assert run.code == 3
     for client, (_, reason) in broken.items():
         assert f"client {client}: " in run.stderr and reason in run.stderr
-    assert failed_clients(run.stderr).endswith(": cu-04, cu-17")
+    assert failed_clients(run.stdout).endswith(": cu-04, cu-17")
     after_files = project.files()
     after_lock = project.lockfile.read_text()
     for client in orgs:
-        strings = f"build/nudge/{client}/android/res/values/nudge_strings.xml"
+        strings = f"nudge/{client}/android/res/values/nudge_strings.xml"
         if client in broken:
             assert lock_section(after_lock, client) == lock_section(before_lock, client)
-            mine = [p for p in before_files if p.startswith(f"build/nudge/{client}/")]
+            mine = [p for p in before_files if p.startswith(f"nudge/{client}/")]
             # Every client has the same sets, so as many files as any other (the sets' own
             # file counts are the templates' business).
-            assert len(mine) == len([p for p in before_files if p.startswith("build/nudge/cu-01/")])
+            assert len(mine) == len([p for p in before_files if p.startswith("nudge/cu-01/")])
             for path in mine:
                 assert after_files[path] == before_files[path], path
                 assert (project.root / path).stat().st_mtime_ns == before_mtimes[path], path
@@ -600,10 +605,11 @@ def test_get_organization_404_fails_that_client_as_organization_not_found(make_p
     project = make_project(keys=keys)
     run = project.run("build")
     assert run.code == 3
-    assert "error: client ghost-cu: organization not found (404 from GetOrganization)" in (
-        run.stderr
+    assert (
+        "error: client ghost-cu: organization not found (POST /GetOrganization answered 404)"
+        in (run.stderr)
     )
-    assert failed_clients(run.stderr).endswith(": ghost-cu")
+    assert failed_clients(run.stdout).endswith(": ghost-cu")
     assert sorted(p.name for p in project.out.iterdir()) == sorted(SAMPLE_KEYS)
 
 

@@ -238,8 +238,8 @@ def test_markdown_in_github_mode_cannot_run_workflow_commands(project):
     (start,) = [i for i, line in enumerate(lines) if line.startswith("::stop-commands::")]
     token = lines[start].removeprefix("::stop-commands::")
     assert lines[-1] == f"::{token}::"
-    # The organization's "::warning::" line is printed, but only while commands are off.
-    (warning,) = [i for i, line in enumerate(lines) if line.startswith("::warning::hi")]
+    # The organization's "::warning::" line is printed escaped, and while commands are off.
+    (warning,) = [i for i, line in enumerate(lines) if line.startswith("\\::warning::hi")]
     assert start < warning < len(lines) - 1
     assert start < min(i for i, line in enumerate(lines) if "Evil" in line)
 
@@ -267,7 +267,7 @@ def test_docs_table_lists_the_sections_the_kit_writes(project):
 @pytest.mark.parametrize("client", ["prairie-fcu", "harbor-bank", "summit-cu"])
 def test_app_privacy_answers_match_the_privacy_manifest_the_build_wrote(project, client):
     manifest = plistlib.loads(
-        (project.parent / "build/nudge" / client / "ios/PrivacyInfo.xcprivacy").read_bytes()
+        (project.parent / "nudge" / client / "ios/PrivacyInfo.xcprivacy").read_bytes()
     )
     entries = manifest["NSPrivacyCollectedDataTypes"]
     data = kit(project, client)

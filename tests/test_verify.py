@@ -309,7 +309,7 @@ def test_github_mode_annotates_each_finding_and_escapes_artifact_text(project, t
     assert "| client | artifact | rule | found | expected | fix |" in markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| summit-cu")]
     assert len(rows) == 2
-    assert "\\[click\\]\\(https://evil.example\\)" in rows[0] and " \\| " in rows[0]
+    assert "\\[click\\]\\(https\\://evil.example\\)" in rows[0] and " \\| " in rows[0]
     assert all(row.count(" | ") == 5 for row in rows)  # escaped pipes do not add cells
 
 
@@ -321,7 +321,7 @@ def test_every_demo_clients_stock_outputs_assembled_into_artifacts_pass(tmp_path
     result = CliRunner().invoke(main, ["demo", "--out", str(demo)], env={"GITHUB_ACTIONS": ""})
     assert result.exit_code == 0, result.output
     lock = tomllib.loads((demo / "nudge-build.lock").read_text())
-    out = demo / "build" / "nudge"
+    out = demo / "nudge"
     built = tmp_path / "built"
     for client, entry in lock["clients"].items():
         apps = entry["organization"].get("apps", {})

@@ -72,7 +72,7 @@ def render(config: Path, *args: str):
 
 
 def out_dir(config: Path) -> Path:
-    return config.parent / "build" / "nudge"
+    return config.parent / "nudge"
 
 
 def temporaries(top: Path) -> list[str]:
@@ -135,8 +135,8 @@ def test_directory_symlink_leading_outside_the_root_is_refused_before_any_write(
     assert "through a symlink" in result.stderr
     assert list(outside.iterdir()) == []
     assert sorted(p.relative_to(tmp_path).as_posix() for p in out_dir(config).rglob("*")) == [
-        "build/nudge/ridgeline-trust",
-        "build/nudge/ridgeline-trust/ios",
+        "nudge/ridgeline-trust",
+        "nudge/ridgeline-trust/ios",
     ]
     assert (tmp_path / "nudge-build.lock").read_bytes() == lock_before
     assert "clients built" not in result.stdout
@@ -244,7 +244,7 @@ def test_unwritable_directory_fails_that_client_only_naming_the_path(tmp_path, a
     assert result.exit_code == 2, result.output
     assert f"cannot write {blocked}/Nudge.xcconfig: Permission denied; none of" in result.stderr
     assert "none of client summit-cu's files were changed" in result.stderr
-    assert "4 of 5 clients built: wrote 0 new and 5 changed files, 19 unchanged" in result.stdout
+    assert "4 of 5 clients rendered: wrote 0 new and 5 changed files, 19 unchanged" in result.stdout
     assert "1 client(s) failed: summit-cu" in result.stdout
     after = tree(out_dir(config))
     # summit-cu's android files were staged (and, as root, moved in) before ios failed;
@@ -259,7 +259,7 @@ def test_unwritable_directory_fails_that_client_only_naming_the_path(tmp_path, a
 
     again = render(config)
     assert again.exit_code == 0, again.output
-    assert "5 of 5 clients built: wrote 0 new and 5 changed files, 25 unchanged" in again.stdout
+    assert "5 of 5 clients rendered: wrote 0 new and 5 changed files, 25 unchanged" in again.stdout
     assert cli(config, "check").exit_code == 0
     assert temporaries(tmp_path) == []
     assert not (tmp_path / ".nudge-build.lock.journal").exists()
@@ -312,7 +312,7 @@ def test_disk_full_fails_the_client_whose_file_does_not_fit(tmp_path, api):
     assert f"error: cannot write {padding}: File too large; none of client harbor-bank" in (
         proc.stderr
     )
-    assert "2 of 3 clients built: wrote 0 new and 2 changed files, 12 unchanged" in proc.stdout
+    assert "2 of 3 clients rendered: wrote 0 new and 2 changed files, 12 unchanged" in proc.stdout
     after = tree(out_dir(config))
     assert {p: b for p, b in after.items() if p.startswith("harbor-bank/")} == {
         p: b for p, b in before.items() if p.startswith("harbor-bank/")
@@ -380,7 +380,7 @@ def test_a_stale_file_already_deleted_by_hand_is_not_counted_as_removed(tmp_path
     result = render(config)
     assert result.exit_code == 0, result.output
     assert re.search(
-        r"^2 of 2 clients built: wrote 0 new and 0 changed files, \d+ unchanged, "
+        r"^2 of 2 clients rendered: wrote 0 new and 0 changed files, \d+ unchanged, "
         r"removed 1$",
         result.stdout,
         re.MULTILINE,
@@ -438,7 +438,7 @@ def test_a_stale_file_changed_by_hand_is_kept_with_its_client_unless_forced(tmp_
     assert extra.read_text() == "extra, with a note by hand\n"
     assert (out_dir(config) / "harbor-bank" / "custom" / "Top.txt").read_text() == "top\n"
     assert (out_dir(config) / "prairie-fcu" / "custom" / "Top.txt").read_text() == "top v2\n"
-    assert "1 of 2 clients built: wrote 0 new and 1 changed files, 6 unchanged, removed 1" in (
+    assert "1 of 2 clients rendered: wrote 0 new and 1 changed files, 6 unchanged, removed 1" in (
         kept.stdout
     )
     assert "1 client(s) left as they are, with files changed by hand: harbor-bank" in kept.stdout
@@ -508,7 +508,7 @@ def test_unchanged_files_keep_their_mtimes_on_render_and_on_shards(tmp_path, api
     assert render(config).exit_code == 0
     before = mtimes(tmp_path)
     again = render(config)
-    assert "5 of 5 clients built: wrote 0 new and 0 changed files, 30 unchanged" in again.stdout
+    assert "5 of 5 clients rendered: wrote 0 new and 0 changed files, 30 unchanged" in again.stdout
     for shard in ("1/2", "2/2"):
         result = render(config, "--shard", shard)
         assert result.exit_code == 0, result.output
@@ -626,7 +626,7 @@ def test_dry_run_summary_and_lines_match_what_a_run_then_does(tmp_path, api):
     assert "would remove harbor-bank/ios/NudgeInfo.plist" in lines
     assert not any("summit-cu" in line for line in lines if line.startswith("would"))
     assert (
-        "1 of 2 clients would be built: would write 1 new and 4 changed files, 1 unchanged, "
+        "1 of 2 clients would be rendered: would write 1 new and 4 changed files, 1 unchanged, "
         "would remove 6" in lines
     )
     assert "1 client(s) left as they are, with files changed by hand: summit-cu" in lines
@@ -635,7 +635,7 @@ def test_dry_run_summary_and_lines_match_what_a_run_then_does(tmp_path, api):
     real = render(config)
     assert real.exit_code == 1, real.output
     assert (
-        "1 of 2 clients built: wrote 1 new and 4 changed files, 1 unchanged, removed 6"
+        "1 of 2 clients rendered: wrote 1 new and 4 changed files, 1 unchanged, removed 6"
         in real.stdout
     )
 

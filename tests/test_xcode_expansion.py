@@ -85,7 +85,7 @@ def rendered(tmp_path_factory) -> Path:
         config = write_project(workdir, api.base_url, clients=clients, stock=["ios"])
         result = cli(config, "build", env=project_env(keys))
     assert result.exit_code == 0, result.output
-    return workdir / "build" / "nudge"
+    return workdir / "nudge"
 
 
 def xcconfig_settings(path: Path) -> dict[str, str]:
@@ -182,7 +182,7 @@ def test_a_client_without_location_sets_no_infoplist_keys(tmp_path) -> None:
         config = write_project(tmp_path, api.base_url, clients=["q"], stock=["ios"])
         result = cli(config, "build", env=project_env({"q": "key-x0"}))
     assert result.exit_code == 0, result.output
-    out = tmp_path / "build" / "nudge" / "q" / "ios"
+    out = tmp_path / "nudge" / "q" / "ios"
     assert "INFOPLIST_KEY_" not in (out / "Nudge.xcconfig").read_text(encoding="utf-8")
     plist = plistlib.loads((out / "NudgeInfo.plist").read_bytes())
     assert not [key for key in plist if key.startswith("NSLocation")]

@@ -46,7 +46,7 @@ class Project:
 
     def __init__(self, config: Path) -> None:
         self.config = config
-        self.out = config.parent / "build" / "nudge"
+        self.out = config.parent / "nudge"
         self.lock = tomllib.loads((config.parent / "nudge-build.lock").read_text())
 
     def flags(self, client: str) -> dict[str, bool]:

@@ -24,6 +24,9 @@ def report_github(report: VerifyReport, environ: Mapping[str, str] | None = None
         github.annotate(
             "error", error.line(), title=f"nudge-build verify: {error.client}", environ=environ
         )
+    # Counts only: findings quote the artifacts, which the annotations and summary escape.
+    outputs = {"findings": str(len(report.findings)), "checked": str(report.checked)}
+    github.set_outputs(outputs, environ)
     github.append_summary(summary_markdown(report), environ)
 
 
