@@ -186,22 +186,33 @@ def run_process(config: Path, *args: str, keys: dict[str, str]) -> Process:
         "NUDGE_BUILD_CONFIG": "",
     }
     out, err = config.parent / "stdout.txt", config.parent / "stderr.txt"
+    peak = config.parent / "peak.txt"
+    command = [sys.executable, "-m", "nudge_build", "--config", str(config), *args]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "nudge_build", "--config", str(config), *args],
+        # Through a small launcher: a child's ru_maxrss starts from its parent's size at the
+        # fork, and a pytest process that has run hundreds of tests is far larger than the CLI.
+        code = subprocess.call(
+            [sys.executable, "-c", _LAUNCHER, str(peak), *command],
             stdout=stdout,
             stderr=stderr,
             env=env,
             cwd=config.parent,
         )
-        # wait4, not wait: its rusage is this child's alone (RUSAGE_CHILDREN would be the
-        # largest of every child this test process ever had).
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
     text = out.read_text(), err.read_text()
-    out.unlink()
-    err.unlink()
-    return Process(child.returncode, *text, usage.ru_maxrss / 1024)  # KiB on Linux
+    kib = int(peak.read_text())
+    for path in (out, err, peak):
+        path.unlink()
+    return Process(code, *text, kib / 1024)  # KiB on Linux
+
+
+# Runs the CLI as its only child and records that child's peak resident size.
+_LAUNCHER = """\
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as peak:
+    peak.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
 
 
 def gzip_bomb(size: int) -> tuple[bytes, int]:
