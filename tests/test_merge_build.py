@@ -27,9 +27,9 @@ from tests.xcode_plist import (
 
 CLIENTS = ("prairie-fcu", "summit-cu")  # background location; push only
 MERGE = '\n[merge]\ninfo_plist = "ios/Clients/{client}/Info.plist"\n'
-PRAIRIE_TEXT = next(o for o in SAMPLE_ORGS if o["apiKey"] == "sbx-prairie-fcu")["messaging"][
-    "locationPermissionText"
-]
+PRAIRIE_MESSAGING = next(o for o in SAMPLE_ORGS if o["apiKey"] == "sbx-prairie-fcu")["messaging"]
+PRAIRIE_TEXT = PRAIRIE_MESSAGING["locationPermissionText"]  # its Always text
+PRAIRIE_WHEN_IN_USE = PRAIRIE_MESSAGING["locationWhenInUsePermissionText"]
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +72,8 @@ def test_build_merges_each_clients_keys_and_keeps_every_other_byte(tmp_path, api
     prairie = app_plist(config, "prairie-fcu").read_bytes()
     values = plistutil_reads(app_plist(config, "prairie-fcu"), tmp_path)
     assert values["UIBackgroundModes"] == ["remote-notification", "fetch", "location"]
-    for key in (
-        "NSLocationWhenInUseUsageDescription",
-        "NSLocationAlwaysAndWhenInUseUsageDescription",
-        "NSLocationAlwaysUsageDescription",
-    ):
+    assert values["NSLocationWhenInUseUsageDescription"] == PRAIRIE_WHEN_IN_USE
+    for key in ("NSLocationAlwaysAndWhenInUseUsageDescription", "NSLocationAlwaysUsageDescription"):
         assert values[key] == PRAIRIE_TEXT
     assert outside_nudge_lines(prairie) == outside_nudge_lines(XCODE_INFO_PLIST)
     assert prairie.count(b"\n") == XCODE_INFO_PLIST.count(b"\n") + 5  # 1 mode, 2 keys
