@@ -31,6 +31,8 @@ from nudge_build import __version__
 from nudge_build.errors import ConfigError
 
 log = logging.getLogger("nudge_build.sandbox")
+# How often an idle foreground sandbox looks for a signal that arrived on another thread.
+_SIGNAL_POLL_S = 0.25
 
 Kind: TypeAlias = Literal[
     "ok",
@@ -345,7 +347,11 @@ class AnswerServer(ThreadingHTTPServer):
             selector.register(self, selectors.EVENT_READ)
             selector.register(self._wake_reader, selectors.EVENT_READ)
             while not self.stopping.is_set():
-                if any(key.fileobj is self for key, _ in selector.select()):
+                # A timeout, so a Ctrl-C or SIGTERM that the kernel delivered to a handler
+                # thread still reaches the main thread's Python handler: that thread's C handler
+                # only flags the signal, and a select() with no timeout would never return.
+                ready = selector.select(timeout=_SIGNAL_POLL_S)
+                if any(key.fileobj is self for key, _ in ready):
                     self.handle_request()
 
     def stop_serving(self) -> None:

@@ -865,3 +865,28 @@ def test_serve_announces_the_url_serves_faults_and_stops_cleanly_on_a_signal(
     assert process.returncode == 0
     assert out == "" and err == ""
     assert "hush-hush" not in line + out + err
+
+
+def test_serve_stops_on_a_signal_the_kernel_delivered_to_another_thread(tmp_path: Path) -> None:
+    """A process-directed signal may land on any thread; the CI job that stops the sandbox must
+    not depend on it landing on the main one (it once hung a CI run this way)."""
+    code = (
+        "import signal, threading, time\n"
+        "from nudge_build.sandbox import Sandbox\n"
+        "def poke():\n"
+        "    time.sleep(0.5)\n"
+        "    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)\n"
+        "threading.Thread(target=poke).start()\n"
+        "Sandbox().serve_forever(on_ready=lambda url: print(url, flush=True))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        out, err = process.communicate(timeout=30)  # without the fix it never returns
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.startswith(b"http://127.0.0.1:")
