@@ -27,7 +27,9 @@ def out(text: str = "", *, err: bool = False, nl: bool = True) -> None:
 def configure_logging(verbosity: int, quiet: bool) -> None:
     level = logging.DEBUG if verbosity > 0 else logging.ERROR if quiet else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        _RedactingFormatter("%(levelname)s %(name)s: %(message)s", verbose=verbosity > 0)
+    )
     root = logging.getLogger("nudge_build")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -35,10 +37,18 @@ def configure_logging(verbosity: int, quiet: bool) -> None:
 
 
 class _RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str, *, verbose: bool) -> None:
+        super().__init__(fmt)
+        self.verbose = verbose
+
     def format(self, record: logging.LogRecord) -> str:
         from nudge_build import github
 
-        text = redact(super().format(record))
+        if record.levelno >= logging.WARNING and not self.verbose:
+            # Speak like every other warning and error line; the logger's name is for -v.
+            text = redact(f"{record.levelname.lower()}: {record.getMessage()}")
+        else:
+            text = redact(super().format(record))
         # Log records quote servers: in GitHub, none of their lines may act as a command.
         return github.inert(text) if github.active(os.environ) else text
 

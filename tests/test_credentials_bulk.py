@@ -93,6 +93,7 @@ def test_a_map_entry_for_an_unknown_client_is_a_warning_naming_it_not_its_key(tm
     assert result.exit_code == 0, everything(result)
     warning = [line for line in result.stderr.splitlines() if "ghost-cu" in line]
     assert len(warning) == 1 and "not in [clients]" in warning[0]
+    assert warning[0].startswith("warning: ")  # like every other warning, not a logger's record
     assert "NUDGE_API_KEYS" in warning[0]
     assert "ghost-key-Zr81" not in everything(result)
 
