@@ -422,7 +422,10 @@ class Bench:
             f.build.append(self.nudge(config, "build"))
             self.count_requests(n)
         project = config.parent
-        f.files_per_client = len(file_state(project / "build" / "nudge")) // n
+        f.files_per_client = len(file_state(project / "nudge")) // n
+        if f.files_per_client == 0:
+            # Every per-file target would then be measured against nothing.
+            raise SystemExit(f"the build wrote no files under {project / 'nudge'}")
 
         for index in range(s.repeat):
             say(f"re-run with no changes {index + 1}/{s.repeat}")
