@@ -1,0 +1,107 @@
+"""Per-module figures of the last ``mutmut run``, for docs/mutation.md.
+
+    python bench/mutation_figures.py [--mutants DIR] [--doc docs/mutation.md]
+
+mutmut keeps each source file's results in ``mutants/<path>.meta`` (JSON: mutant name to the
+exit code of its test run). This groups them per module and takes the survivors judged
+equivalent from the doc's list (each a line starting with ``- `<mutant name>` ``), so the
+percentage is of the non-equivalent mutants that were checked, as the doc states it. Survivors
+not on that list, and mutants no test reached, are printed by name: each needs a test or a
+reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# mutmut's own meaning of a test run's exit code (mutmut/stats.py).
+_KILLED = {1, 3, 37}
+_SURVIVED = {0}
+_NO_TESTS = {5, 33}
+_TIMEOUT = {36, -24, 24, 152, 255}
+_EQUIVALENT_LINE = re.compile(r"^- `(nudge_build\.[\w.]+__mutmut_\d+)`")
+
+
+@dataclass
+class Figures:
+    mutants: int = 0
+    killed: int = 0
+    timeout: int = 0
+    equivalent: int = 0
+    survivors: list[str] = field(default_factory=list)
+    untested: list[str] = field(default_factory=list)
+    unchecked: int = 0
+
+    @property
+    def percent(self) -> float:
+        judged = self.mutants - self.equivalent - self.unchecked
+        return 100.0 * (self.killed + self.timeout) / judged if judged else 100.0
+
+
+def module_of(meta: Path, mutants: Path) -> str:
+    relative = meta.relative_to(mutants).with_suffix("").with_suffix("")
+    return ".".join(relative.parts)
+
+
+def collect(mutants: Path, equivalent: set[str]) -> dict[str, Figures]:
+    table: dict[str, Figures] = {}
+    for meta in sorted(mutants.glob("nudge_build/**/*.py.meta")):
+        codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+        if not codes:
+            continue
+        figures = table.setdefault(module_of(meta, mutants), Figures())
+        for name, code in sorted(codes.items()):
+            figures.mutants += 1
+            if code is None:
+                figures.unchecked += 1
+            elif code in _KILLED:
+                figures.killed += 1
+            elif code in _TIMEOUT:
+                figures.timeout += 1
+            elif name in equivalent:
+                figures.equivalent += 1
+            elif code in _NO_TESTS:
+                figures.untested.append(name)
+            else:
+                figures.survivors.append(name)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mutants", type=Path, default=Path("mutants"))
+    parser.add_argument("--doc", type=Path, default=Path("docs/mutation.md"))
+    args = parser.parse_args(argv)
+    equivalent = set()
+    if args.doc.is_file():
+        for line in args.doc.read_text(encoding="utf-8").splitlines():
+            if match := _EQUIVALENT_LINE.match(line):
+                equivalent.add(match.group(1))
+    table = collect(args.mutants, equivalent)
+    print(
+        "| module | mutants | killed | timeout | equivalent | survived | no test | not checked "
+        "| killed % |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for module, f in table.items():
+        if f.unchecked == f.mutants:
+            continue  # not part of this run
+        print(
+            f"| `{module}` | {f.mutants} | {f.killed} | {f.timeout} | {f.equivalent} "
+            f"| {len(f.survivors)} | {len(f.untested)} | {f.unchecked} | {f.percent:.1f} |"
+        )
+    for f in table.values():
+        for name in f.survivors:
+            print(f"survived: {name}", file=sys.stderr)
+        for name in f.untested:
+            print(f"no test: {name}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
