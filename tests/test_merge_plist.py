@@ -249,3 +249,29 @@ def test_a_text_a_plist_cannot_hold_is_a_render_error_naming_the_key():
 def test_a_key_cannot_be_both_set_and_removed():
     with pytest.raises(ValueError):
         edit(XCODE_INFO_PLIST, strings={"A": "b"}, remove_keys=("A",))
+
+
+@pytest.mark.parametrize("between", [b"", b"\n"], ids=["same-line", "own-line"])
+def test_an_empty_root_dict_written_as_one_tag_is_filled(between):
+    """`<dict/>` right before `</plist>` once made the reader take `</plist>` for its end tag."""
+    data = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0">'
+        + between
+        + b"<dict/>"
+        + between
+        + b"</plist>\n"
+    )
+    merged = merge_info_plist(
+        data,
+        strings={"NSLocationWhenInUseUsageDescription": "Near you"},
+        remove_keys=[],
+        add_modes=["location"],
+        remove_modes=[],
+        where="App/Info.plist",
+    )
+    assert plistlib.loads(merged) == {
+        "NSLocationWhenInUseUsageDescription": "Near you",
+        "UIBackgroundModes": ["location"],
+    }
+    assert merged.startswith(data[: data.index(b"<dict/>")])
+    assert merged.endswith(between + b"</plist>\n")

@@ -206,11 +206,14 @@ def _root_dict(data: bytes, where: str) -> _Node:
     def end(name: str) -> None:
         node = stack.pop()
         index = parser.CurrentByteIndex
-        if data.startswith(b"</", index):
+        tag_end = _tag_end(data, node.start)
+        # <name/> has no end tag; expat may then point its end event at the tag after it
+        # (`<dict/></plist>`), which must not be taken for this element's own.
+        if data[tag_end - 2 : tag_end] == b"/>":
+            node.end = tag_end
+        else:
             node.close = index
             node.end = data.index(b">", index) + 1
-        else:  # <name/>: the end event is the start tag itself
-            node.end = _tag_end(data, node.start)
 
     def characters(text: str) -> None:
         if stack:
