@@ -465,7 +465,7 @@ def apply_plan(root: Path, plan: ClientPlan) -> None:
         for change in removals:
             doing, shown = "remove", root / change.path
             if tree is None:
-                break  # no root: nothing to remove
+                return  # no root (gone since the plan), and no writes: nothing to do
             parts = _parts(tree, targets[change.path])
             gone.append(parts)  # its folders are pruned even if someone removed it first
             try:
