@@ -622,3 +622,81 @@ def test_a_token_answer_nested_too_deep_is_not_decoded(live):
     with pytest.raises(ApiError) as caught:
         fetch(live)
     assert str(caught.value).startswith("POST /oauth2/token: answer nested deeper than ")
+
+
+# -- what goes out with the token request ----------------------------------------------------
+
+
+def token_request(token_auth: str) -> tuple[httpx.Request, _Token, float, float]:
+    """One token fetch through a transport that keeps the request and answers 2 minutes."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        # A stream, not content: the client reads answers chunk by chunk.
+        body = b'{"access_token": "pins-token", "token_type": "Bearer", "expires_in": 2}'
+        return httpx.Response(200, stream=httpx.ByteStream(body))
+
+    config = ApiConfig(base_url="http://127.0.0.1:9/api/v2", token_auth=token_auth)  # type: ignore[arg-type]
+
+    async def go() -> tuple[_Token, float, float]:
+        transport = httpx.MockTransport(answer)
+        async with NudgeApi(config, CREDENTIALS, transport=transport) as client:
+            before = time.monotonic()
+            token = await client._fetch_token()
+            return token, before, time.monotonic()
+
+    token, before, after = asyncio.run(go())
+    [request] = seen
+    return request, token, before, after
+
+
+def test_the_secret_goes_as_basic_auth_or_in_the_body_as_configured():
+    request, _, _, _ = token_request("basic")
+    basic = httpx.BasicAuth("pins-client", "pins-secret-value")
+    [signed] = basic.auth_flow(httpx.Request("POST", request.url))
+    assert request.headers["Authorization"] == signed.headers["Authorization"]
+    assert dict(httpx.QueryParams(request.content.decode())) == {"grant_type": "client_credentials"}
+    request, _, _, _ = token_request("body")
+    assert "Authorization" not in request.headers
+    assert dict(httpx.QueryParams(request.content.decode())) == {
+        "grant_type": "client_credentials",
+        "client_id": "pins-client",
+        "client_secret": "pins-secret-value",
+    }
+
+
+def test_requests_name_the_tool_and_ask_only_for_codings_it_can_inflate():
+    request, _, _, _ = token_request("body")
+    assert request.method == "POST"
+    assert request.url == "http://127.0.0.1:9/api/v2/oauth2/token"
+    assert request.headers["User-Agent"] == f"nudge-build/{api.__version__}"
+    assert request.headers["Accept-Encoding"] == api.ACCEPT_ENCODING
+    # Nothing else: httpx's own Accept-Encoding can equal ours (no brotli, no zstd installed),
+    # so only the exact set of names shows that ours replaced it.
+    assert sorted(request.headers.keys()) == [
+        "accept",
+        "accept-encoding",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "user-agent",
+    ]
+
+
+def test_expires_in_is_minutes_counted_from_when_the_token_was_asked_for():
+    _, token, before, after = token_request("body")
+    assert token.value == "pins-token"
+    assert token.lifetime == 120.0
+    assert before + 120.0 <= token.expires_at <= after + 120.0
+
+
+def test_the_run_token_is_handed_to_on_token_once_so_it_can_be_masked(live):
+    seen: list[str] = []
+    config = ApiConfig(base_url=live.base_url)
+    [result] = fetch_organizations(
+        config, CREDENTIALS, [("summit-cu", SUMMIT_KEY)], on_token=seen.append
+    )
+    assert result.error is None and result.organization is not None
+    assert len(seen) == 1 and seen[0]
