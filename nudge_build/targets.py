@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nudge_build.config import CLIENT_ID_PATTERN, Config
+from nudge_build.config import CLIENT_ID_PATTERN, CLIENT_PLACEHOLDER, Config
 from nudge_build.errors import ConfigError
 from nudge_build.suggest import hint
 from nudge_build.write import journal_path
 
 TEMPLATE_SUFFIX = ".j2"
-CLIENT_PLACEHOLDER = "{client}"
 
 
 @dataclass(frozen=True)

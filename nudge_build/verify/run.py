@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
+from nudge_build.config import CLIENT_PLACEHOLDER
 from nudge_build.errors import ConfigError
 from nudge_build.pipeline import Job, orgs_from_lock
 from nudge_build.platforms import FlagSet, rules_for
@@ -25,7 +26,6 @@ from nudge_build.verify.findings import (
 )
 from nudge_build.verify.ios import check_ios, read_ios_artifact
 
-CLIENT_PLACEHOLDER = "{client}"
 _FLAG_NAMES = tuple(f.name for f in fields(FlagSet))  # the flags the platform table reads
 
 T = TypeVar("T")
