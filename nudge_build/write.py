@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nudge_build.errors import ConfigError, NudgeBuildError
-from nudge_build.lock import file_digest
+from nudge_build.lock import file_digest, plain_relative
 
 TEMP_SUFFIX = ".nudge-tmp"
 # ``.<name>.<12 hex>.nudge-tmp``: only names of exactly this shape are ever cleaned up.
@@ -84,20 +84,14 @@ def resolve_in_root(root: Path, relative: str, real_dirs: dict[str, Path] | None
     but is not a plain file (a directory, a symlink, a FIFO …).
     """
     shown = root / relative
-    parts = relative.split("/")
-    if (
-        not relative
-        or relative.startswith("/")
-        or "\0" in relative
-        or "\\" in relative
-        or any(part in ("", ".", "..") for part in parts)
-    ):
+    if not plain_relative(relative):
         raise ConfigError(f"{relative!r}: not a plain relative path under the output root {root}")
+    parts = relative.split("/")
     directory = "/".join(parts[:-1])
     real_parent = None if real_dirs is None else real_dirs.get(directory)
     if real_parent is None:
-        real_root = Path(os.path.realpath(root))
-        real_parent = Path(os.path.realpath(real_root.joinpath(*parts[:-1])))
+        real_root = _realpath(root, shown)
+        real_parent = _realpath(real_root.joinpath(*parts[:-1]), shown)
         if not _within(real_parent, real_root):
             raise ConfigError(
                 f"{shown}: leads outside the output root {root} through a symlink "
@@ -142,6 +136,24 @@ def read_target(
 
 def _within(path: Path, real_root: Path) -> bool:
     return path == real_root or real_root in path.parents
+
+
+def _realpath(path: Path, shown: Path) -> Path:
+    """``os.path.realpath``, with a symlink changed while it is followed refused like any other.
+
+    Before Python 3.13, realpath reads a symlink it has just seen (``lstat``) with an unguarded
+    ``readlink``: a symlink removed, or swapped back for its folder, in between makes it raise
+    (ENOENT, EINVAL), which would end the run as an internal error. 3.13 goes on with the name
+    unresolved instead, and the descriptor-based writes catch whatever is there.
+    """
+    try:
+        return Path(os.path.realpath(path))
+    except OSError as exc:
+        link = exc.filename or path
+        raise ConfigError(
+            f"{shown}: the symlink {link} was removed or replaced during the run, while it was "
+            f"being followed ({exc.strerror}); refusing to write there"
+        ) from None
 
 
 # -- planning -------------------------------------------------------------------------------
@@ -418,7 +430,7 @@ class _Undo:
             except OSError:
                 pass
         for temp in self.temps:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
         for directory in reversed(self.dirs):
             try:
                 os.rmdir(directory.name, dir_fd=directory.dir_fd)
@@ -489,7 +501,7 @@ def apply_plan(root: Path, plan: ClientPlan) -> None:
             tree.close()
         unchanged = f"none of client {plan.client}'s files were changed"
         message = (
-            f"cannot {doing} {shown}: {_reason(exc)}; {unchanged}"
+            f"cannot {doing} {shown}: {reason(exc)}; {unchanged}"
             if isinstance(exc, OSError)
             else f"{exc}; {unchanged}"
         )
@@ -497,9 +509,9 @@ def apply_plan(root: Path, plan: ClientPlan) -> None:
     assert tree is not None
     try:
         for temp in undo.temps:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
         for temp, _ in undo.set_aside:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
         for parts in gone:
             _prune_empty_dirs(tree, parts)
     finally:
@@ -524,14 +536,14 @@ def write_file_atomically(path: Path, data: bytes) -> bool:
         raise OutputError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = _stage(path, data)
+        temp = stage(path, data)
         try:
             _rename(temp, path)
         except OSError:
-            _unlink_quietly(temp)  # or a failed rename would leave it beside the lockfile
+            unlink_quietly(temp)  # or a failed rename would leave it beside the lockfile
             raise
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}", file=str(path)) from exc
+        raise OutputError(f"cannot write {path}: {reason(exc)}", file=str(path)) from exc
     return True
 
 
@@ -601,7 +613,7 @@ def _stage_at(target: _At, data: bytes) -> _At:
                     else:
                         temp.path.chmod(mode)
         except BaseException:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
             raise
     return temp
 
@@ -636,16 +648,19 @@ def _backup_at(target: _At) -> _At | None:
 # By path, for files outside the output root: merge targets (merge/apply.py) and the lockfile.
 
 
-def _stage(target: Path, data: bytes) -> Path:
+def stage(target: Path, data: bytes) -> Path:
+    """``data`` in a new temporary file beside ``target`` (for a caller that renames it in)."""
     return _stage_at(_At.of(target), data).path
 
 
-def _backup(target: Path) -> Path | None:
-    backup = _backup_at(_At.of(target))
-    return None if backup is None else backup.path
+def backup(target: Path) -> Path | None:
+    """A hard-linked second name for ``target`` (``None`` if it does not exist), to restore it."""
+    second = _backup_at(_At.of(target))
+    return None if second is None else second.path
 
 
-def _unlink_quietly(path: os.PathLike[str]) -> None:
+def unlink_quietly(path: os.PathLike[str]) -> None:
+    """Remove ``path`` if it can be: for clean-up where a failure must not hide the first one."""
     place = _At.of(path)
     try:
         os.unlink(place.name, dir_fd=place.dir_fd)
@@ -675,12 +690,13 @@ def _prune_empty_dirs(tree: _Tree, parts: tuple[str, ...]) -> None:
             return
 
 
-def _reason(exc: OSError) -> str:
-    reason = exc.strerror or str(exc)
+def reason(exc: OSError) -> str:
+    """What went wrong, for a message: the OS text, and the path unless it is a temporary."""
+    text = exc.strerror or str(exc)
     # Name the directory when that is what failed; a temporary's name would only confuse.
     if exc.filename and not _TEMP_NAME.fullmatch(Path(exc.filename).name):
-        reason += f" ({exc.filename})"
-    return reason
+        text += f" ({exc.filename})"
+    return text
 
 
 def journal_path(lockfile: Path) -> Path:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from nudge_build import write
-from nudge_build.merge import apply
 from nudge_build.merge.apply import apply_client, clean_merge_temporaries
 from nudge_build.merge.plan import MergeChange
 from nudge_build.write import OutputError, plan_client
@@ -77,7 +76,7 @@ def test_a_failed_output_puts_the_merge_target_back_without_hard_links(project, 
     plan = plan_client(
         root, "acme", {"acme/x.txt": b"new\n"}, {"acme/x.txt": "sha256:" + "0" * 64}, force=True
     )
-    monkeypatch.setattr(apply, "_backup", lambda target: None)  # as os.link failing would
+    monkeypatch.setattr(write, "backup", lambda target: None)  # as os.link failing would
     real = write._rename
 
     def fail_outputs(source: os.PathLike[str], destination: os.PathLike[str]) -> None:

@@ -280,7 +280,7 @@ def test_the_journal_sits_beside_the_lockfile_as_a_dot_file(tmp_path):
     ],
 )
 def test_a_reason_names_the_file_unless_it_is_a_temporary(exc, reason):
-    assert write._reason(exc) == reason
+    assert write.reason(exc) == reason
 
 
 # -- clean-ups and single files -------------------------------------------------------------
@@ -385,7 +385,7 @@ def test_only_a_plain_file_is_removed_and_a_missing_one_is_not_counted(tmp_path)
 def test_a_backup_is_a_second_name_for_the_same_file(tmp_path):
     target = tmp_path / "Info.plist"
     target.write_bytes(b"old")
-    backup = write._backup(target)
+    backup = write.backup(target)
     assert backup is not None and backup.parent == tmp_path
     assert write._TEMP_NAME.fullmatch(backup.name)
     assert backup.stat().st_ino == target.stat().st_ino
@@ -399,7 +399,7 @@ def test_where_hard_links_fail_there_is_no_backup(tmp_path, monkeypatch):
         raise OSError(errno.EPERM, "Operation not permitted")  # as on a FAT or SMB folder
 
     monkeypatch.setattr(write.os, "link", no_links)
-    assert write._backup(target) is None
+    assert write.backup(target) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Info.plist"]
 
 
@@ -584,10 +584,10 @@ def test_a_staged_file_has_the_targets_mode_or_the_default_less_the_umask(tmp_pa
         kept = tmp_path / "kept.txt"
         kept.write_text("x")
         kept.chmod(0o604)
-        assert stat_mode(write._stage(kept, b"y")) == 0o604
-        assert stat_mode(write._stage(tmp_path / "new.txt", b"y")) == 0o644
+        assert stat_mode(write.stage(kept, b"y")) == 0o604
+        assert stat_mode(write.stage(tmp_path / "new.txt", b"y")) == 0o644
         (tmp_path / "link.txt").symlink_to(kept)  # a symlink's target lends no mode
-        assert stat_mode(write._stage(tmp_path / "link.txt", b"y")) == 0o644
+        assert stat_mode(write.stage(tmp_path / "link.txt", b"y")) == 0o644
     finally:
         os.umask(old)
 

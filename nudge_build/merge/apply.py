@@ -17,12 +17,9 @@ from nudge_build.merge.plan import MergeChange
 from nudge_build.write import (
     ClientPlan,
     OutputError,
-    _backup,
-    _reason,
-    _stage,
-    _unlink_quietly,
     apply_plan,
     clean_temporaries,
+    unlink_quietly,
 )
 
 
@@ -36,22 +33,22 @@ def apply_client(root: Path, plan: ClientPlan, merges: Sequence[MergeChange]) ->
     current = changed[0]
     try:
         for current in changed:
-            staged.append((current, _stage(current.target, current.new)))
+            staged.append((current, write.stage(current.target, current.new)))
         for current, temp in staged:
-            backup = _backup(current.target)
+            backup = write.backup(current.target)
             try:
                 write._rename(temp, current.target)  # the seam every forward rename goes through
             except OSError:
                 if backup is not None:
-                    _unlink_quietly(backup)
+                    unlink_quietly(backup)
                 raise
             replaced.append((current, backup))
     except OSError as exc:
         _put_back(replaced)
         for _, temp in staged:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
         raise OutputError(
-            f"cannot write {current.path}: {_reason(exc)}; none of client {plan.client}'s "
+            f"cannot write {current.path}: {write.reason(exc)}; none of client {plan.client}'s "
             "files were changed",
             file=str(current.path),
         ) from exc
@@ -62,7 +59,7 @@ def apply_client(root: Path, plan: ClientPlan, merges: Sequence[MergeChange]) ->
         raise
     for _, backup in replaced:
         if backup is not None:
-            _unlink_quietly(backup)
+            unlink_quietly(backup)
 
 
 def clean_merge_temporaries(merges: Sequence[MergeChange]) -> None:
@@ -79,6 +76,6 @@ def _put_back(replaced: Sequence[tuple[MergeChange, Path | None]]) -> None:
             if backup is not None:
                 backup.replace(merge.target)  # the same inode back: mode and mtime as they were
             else:
-                _stage(merge.target, merge.old).replace(merge.target)
+                write.stage(merge.target, merge.old).replace(merge.target)
         except OSError:
             pass
