@@ -10,6 +10,7 @@ symlink, and a later run with the folder back in place writes everything.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import shutil
 import struct
@@ -215,3 +216,60 @@ def test_a_folder_swapped_while_the_client_is_applied_fails_it_and_puts_all_back
     assert list(outside.iterdir()) == []
     assert tree(root) == {"c/a/keep.txt": b"one\n", "c/b/x.txt": b"x\n", "c/parked/y.txt": b"y\n"}
     assert list(root.rglob("*.nudge-tmp")) == []
+
+
+def test_a_symlink_swapped_back_while_planning_resolves_it_is_no_internal_error(
+    tmp_path, monkeypatch
+):
+    # The moment the swap test once met (as an internal error): planning resolves a client's
+    # folder with os.path.realpath, which lstat's the name, finds the symlink, then reads it.
+    # The stand-in for os.readlink swaps the folder back in exactly between the two, as the
+    # swapper does. Before Python 3.13 realpath lets that readlink's EINVAL out, and the run
+    # is refused before anything is written; 3.13's realpath goes on with the name unresolved,
+    # which is the folder, back in place, and the run writes it.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with Sandbox(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as api:
+        config = make_project(tmp_path, api, 0)
+        assert cli(config, "fetch", env=project_env()).exit_code == 0
+    assert cli(config, "render").exit_code == 0
+    root = tmp_path / "out"
+    before = tree(root)
+    folder = root / "harbor-bank" / "custom"
+    parked = folder.with_name("custom.parked")
+    folder.rename(parked)
+    folder.symlink_to(outside, target_is_directory=True)
+    make_project(tmp_path, api, 1)
+    real_readlink = os.readlink
+    raised: list[OSError] = []
+
+    def readlink(path, *args, **kwargs):
+        if os.fspath(path) == str(folder) and folder.is_symlink():
+            folder.unlink()
+            parked.rename(folder)
+            try:
+                return real_readlink(path, *args, **kwargs)
+            except OSError as exc:
+                raised.append(exc)
+                raise
+        return real_readlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "readlink", readlink)
+    result = cli(config, "render")
+    monkeypatch.undo()
+
+    assert [exc.errno for exc in raised] == [errno.EINVAL]  # the moment was staged
+    assert "internal error" not in result.stderr
+    assert list(outside.iterdir()) == []
+    if sys.version_info < (3, 13):
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"error: {folder / 'File00.txt'}: the symlink {folder} was removed or replaced during "
+            "the run, while it was being followed (Invalid argument); refusing to write there\n"
+        )
+        assert tree(root) == before  # refused while planning: no client was written
+    else:
+        assert result.exit_code == 0, result.output
+        assert tree(root) == {
+            path: data.replace(b"round 0", b"round 1") for path, data in before.items()
+        }
