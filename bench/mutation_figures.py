@@ -5,9 +5,10 @@
 mutmut keeps each source file's results in ``mutants/<path>.meta`` (JSON: mutant name to the
 exit code of its test run). This groups them per module and takes the survivors judged
 equivalent from the doc's list (each a line starting with ``- `<mutant name>` ``), so the
-percentage is of the non-equivalent mutants that were checked, as the doc states it. Survivors
-not on that list, and mutants no test reached, are printed by name: each needs a test or a
-reason.
+percentage is of the non-equivalent mutants, as the doc states it. A mutant the run has not
+checked (yet) counts as not killed: a stopped run cannot make a module look better. Survivors
+not on that list, mutants no test reached, and listed equivalents that a test now kills (or
+that no longer exist) are printed by name: each needs a test, a reason, or its line removed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Figures:
 
     @property
     def percent(self) -> float:
-        judged = self.mutants - self.equivalent - self.unchecked
+        judged = self.mutants - self.equivalent
         return 100.0 * (self.killed + self.timeout) / judged if judged else 100.0
 
 
@@ -48,8 +49,10 @@ def module_of(meta: Path, mutants: Path) -> str:
     return ".".join(relative.parts)
 
 
-def collect(mutants: Path, equivalent: set[str]) -> dict[str, Figures]:
+def collect(mutants: Path, equivalent: set[str]) -> tuple[dict[str, Figures], list[str]]:
+    """The figures per module, and the listed equivalents this run does not leave surviving."""
     table: dict[str, Figures] = {}
+    stale = set(equivalent)
     for meta in sorted(mutants.glob("nudge_build/**/*.py.meta")):
         codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
         if not codes:
@@ -57,6 +60,8 @@ def collect(mutants: Path, equivalent: set[str]) -> dict[str, Figures]:
         figures = table.setdefault(module_of(meta, mutants), Figures())
         for name, code in sorted(codes.items()):
             figures.mutants += 1
+            if code in _SURVIVED or code is None:
+                stale.discard(name)  # still alive (or not yet run): the reason may stand
             if code is None:
                 figures.unchecked += 1
             elif code in _KILLED:
@@ -69,7 +74,14 @@ def collect(mutants: Path, equivalent: set[str]) -> dict[str, Figures]:
                 figures.untested.append(name)
             else:
                 figures.survivors.append(name)
-    return table
+    measured = {module for module, f in table.items() if f.unchecked < f.mutants}
+    return table, sorted(n for n in stale if _module_of_mutant(n) in measured)
+
+
+def _module_of_mutant(name: str) -> str:
+    # ``<module>.x_<function>__mutmut_<n>`` or ``<module>.xǁ<class>ǁ<method>__mutmut_<n>``
+    match = re.match(r"(.+?)\.x[_ǁ]", name)
+    return match.group(1) if match else name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in args.doc.read_text(encoding="utf-8").splitlines():
             if match := _EQUIVALENT_LINE.match(line):
                 equivalent.add(match.group(1))
-    table = collect(args.mutants, equivalent)
+    table, stale = collect(args.mutants, equivalent)
     print(
         "| module | mutants | killed | timeout | equivalent | survived | no test | not checked "
         "| killed % |"
@@ -100,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"survived: {name}", file=sys.stderr)
         for name in f.untested:
             print(f"no test: {name}", file=sys.stderr)
+    for name in stale:
+        print(f"listed as equivalent but killed or gone: {name}", file=sys.stderr)
     return 0
 
 

@@ -54,23 +54,31 @@ def test_every_equivalent_survivor_has_a_reason():
 def test_the_figures_script_counts_each_status_and_takes_equivalents_from_the_doc(tmp_path):
     meta = tmp_path / "mutants" / "nudge_build" / "demo.py.meta"
     meta.parent.mkdir(parents=True)
-    codes = {
+    codes: dict[str, int | None] = {
         "nudge_build.demo.x_f__mutmut_1": 1,  # killed
         "nudge_build.demo.x_f__mutmut_2": 1,
         "nudge_build.demo.x_f__mutmut_3": 36,  # timeout: the mutant hung, which counts as caught
         "nudge_build.demo.x_f__mutmut_4": 0,  # survived, judged equivalent below
         "nudge_build.demo.x_f__mutmut_5": 0,  # survived
         "nudge_build.demo.x_f__mutmut_6": 33,  # no test reached it
+        "nudge_build.demo.x_f__mutmut_7": None,  # not run yet: counts as not killed
     }
     meta.write_text(json.dumps({"exit_code_by_key": codes}))
     doc = tmp_path / "mutation.md"
-    doc.write_text("- `nudge_build.demo.x_f__mutmut_4`: same output for every input\n")
+    doc.write_text(
+        "- `nudge_build.demo.x_f__mutmut_4`: same output for every input\n"
+        "- `nudge_build.demo.x_f__mutmut_1`: listed once, killed since\n"
+        "- `nudge_build.other.x_g__mutmut_1`: a module this run did not measure\n"
+    )
     result = subprocess.run(
         [sys.executable, str(FIGURES), "--mutants", str(tmp_path / "mutants"), "--doc", str(doc)],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert "| `nudge_build.demo` | 6 | 2 | 1 | 1 | 1 | 1 | 0 | 60.0 |" in result.stdout
+    # 3 caught of 7 - 1 equivalent; the killed mutant listed as equivalent counts as killed
+    assert "| `nudge_build.demo` | 7 | 2 | 1 | 1 | 1 | 1 | 1 | 50.0 |" in result.stdout
     assert "survived: nudge_build.demo.x_f__mutmut_5" in result.stderr
     assert "no test: nudge_build.demo.x_f__mutmut_6" in result.stderr
+    stale = [line for line in result.stderr.splitlines() if "listed as equivalent" in line]
+    assert stale == ["listed as equivalent but killed or gone: nudge_build.demo.x_f__mutmut_1"]
