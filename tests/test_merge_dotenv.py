@@ -73,6 +73,7 @@ def test_a_crlf_file_cannot_take_a_quoted_value() -> None:
     message = str(error.value)
     assert message.startswith(f"{WHERE}: has CRLF line endings, and NUDGE_NAME's value needs")
     assert "convert the file to LF line endings" in message
+    assert error.value.file == WHERE
 
 
 @pytest.mark.parametrize(
@@ -152,6 +153,7 @@ def test_values_and_keys_no_reader_agrees_on_are_refused(
     with pytest.raises(ConfigError) as error:
         merge_dotenv(PARTNER, entries, where=WHERE)
     assert str(error.value).startswith(message)
+    assert error.value.file == WHERE  # where a GitHub annotation points
 
 
 def test_a_file_that_is_not_utf8_is_refused() -> None:

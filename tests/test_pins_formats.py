@@ -138,3 +138,10 @@ def test_a_freshly_built_source_encoder_writes_the_same_literals(language):
         fresh(float("inf"))
     with pytest.raises(ValueRefused, match="is null"):
         fresh(None)
+
+
+def test_a_toml_key_is_bare_where_toml_allows_and_quoted_where_it_must_be():
+    # Both spellings read back alike; the bare one is pinned so output bytes do not drift.
+    assert encode("toml", {"bare_key-1": 1, "needs quote": 2, "ü": 3}) == (
+        '{ bare_key-1 = 1, "needs quote" = 2, "ü" = 3 }'
+    )

@@ -8,6 +8,7 @@ file) is the one every annotation and the summary use.
 from __future__ import annotations
 
 import plistlib
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -88,7 +89,13 @@ def test_annotations_and_summary_use_the_environment_passed_in(tmp_path, monkeyp
     # The process's own environment points elsewhere: only the mapping passed in may be used.
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    environ = {"GITHUB_WORKSPACE": str(workspace), "GITHUB_STEP_SUMMARY": str(summary)}
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    outputs = tmp_path / "outputs.txt"
+    environ = {
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+    }
     report = VerifyReport(
         findings=[finding()],
         errors=[ArtifactError("harbor-bank", "android", "apps/harbor.apk", "not a zip")],
@@ -103,6 +110,9 @@ def test_annotations_and_summary_use_the_environment_passed_in(tmp_path, monkeyp
         "apps/harbor.apk: not a zip (client harbor-bank)",
     ]
     assert summary.read_text(encoding="utf-8") == summary_markdown(report)
+    # The step outputs a workflow reads (`steps.<id>.outputs.findings`): counts, by name.
+    blocks = re.findall(r"^(\w+)<<(\S+)\n(.*)\n\2$", outputs.read_text(), re.M)
+    assert [(name, value) for name, _, value in blocks] == [("findings", "1"), ("checked", "1")]
 
 
 def test_the_json_report_is_indented_keeps_text_as_it_is_and_lists_errors():
