@@ -49,6 +49,9 @@ class LockedClient:
 @dataclass(frozen=True)
 class Lock:
     clients: Mapping[str, LockedClient] = field(default_factory=dict)
+    # Read from a file (False: there was none yet). A run whose entries all equal the ones read
+    # leaves that file as it is, instead of encoding every entry only to find the same bytes.
+    on_disk: bool = field(default=False, compare=False)
 
 
 def file_digest(data: bytes) -> str:
@@ -94,7 +97,7 @@ def read_lock(path: Path) -> Lock:
         if not CLIENT_ID_PATTERN.match(client_id):
             raise _damaged(path, "clients", f"client ids like a config's, not {client_id[:60]!r}")
         clients[client_id] = _locked_client(path, client_id, entry)
-    return Lock(clients)
+    return Lock(clients, on_disk=True)
 
 
 # Each key of a client's entry and the type its values must have; a hand-edited or merged

@@ -401,7 +401,7 @@ def run_build(
             )
         )
         report.warnings += [_kept_warning(client_id, path) for path in report.plans[-1].kept]
-    encoded = _encode_entries(report, orgs, rendered)
+    encoded = _encode_entries(report, orgs, rendered, previous)
     if dry_run:
         return report
     clean_temporaries(root, job.config.output.lockfile)
@@ -433,16 +433,26 @@ def run_build(
 
 
 def _encode_entries(
-    report: RunReport, orgs: Mapping[str, Organization], rendered: Mapping[str, object]
-) -> dict[str, tuple[LockedClient, bytes]]:
+    report: RunReport,
+    orgs: Mapping[str, Organization],
+    rendered: Mapping[str, object],
+    previous: Mapping[str, LockedClient],
+) -> dict[str, tuple[LockedClient, bytes | None]]:
     """Each new lockfile entry, encoded before the first write: a client whose entry could not
-    be written fails alone, now, instead of the lockfile failing after its files were written."""
-    encoded = {}
+    be written fails alone, now, instead of the lockfile failing after its files were written.
+
+    An entry equal to the lockfile's is that very entry, not encoded (None): the reader accepts
+    only what the writer can write again, and ``write_lock`` then sees that nothing changed."""
+    encoded: dict[str, tuple[LockedClient, bytes | None]] = {}
     for plan in report.plans:
         if plan.conflicts or plan.client not in rendered:
             continue
         merges = report.merges.get(plan.client, ())
         entry = _entry(orgs[plan.client], report.flags[plan.client], plan, merges)
+        old = previous.get(plan.client)
+        if old is not None and entry == old:
+            encoded[plan.client] = (old, None)
+            continue
         try:
             encoded[plan.client] = (entry, encode_entry(plan.client, entry))
         except LockEntryError as exc:
@@ -503,7 +513,12 @@ def _entry(
 def write_lock(
     job: Job,
     entries: Mapping[str, LockedClient],
-    encoded: Mapping[str, tuple[LockedClient, bytes]] | None = None,
+    encoded: Mapping[str, tuple[LockedClient, bytes | None]] | None = None,
 ) -> bool:
-    data = dump_lock(Lock(dict(entries)), encoded)
+    if job.lock.on_disk and entries == job.lock.clients:
+        # Nothing it records changed: the lockfile stays as read (even if laid out by hand),
+        # and a re-run does not encode every entry only to compare the same bytes.
+        return False
+    ready = {c: (e, b) for c, (e, b) in (encoded or {}).items() if b is not None}
+    data = dump_lock(Lock(dict(entries)), ready)
     return write_file_atomically(job.config.output.lockfile, data)

@@ -12,14 +12,16 @@ Templates are partner code run beside the client secret: they render in the sand
 from __future__ import annotations
 
 import contextvars
+import functools
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from nudge_build import formats
@@ -62,6 +64,32 @@ def _finalize(value: object) -> object:
         raise _ValueRefused(f"{field} {exc}") from None
 
 
+def _run_finalize() -> Callable[[EvalContext, object], object]:
+    """``_finalize`` for one environment (one run), keeping what it made of plain values.
+
+    Plain strings and booleans (the platform table's keys, permissions and modes, flag values)
+    recur in every client's files, and their encoding depends on nothing but format and value:
+    each is encoded once per run. Organization strings (``Sourced``) differ per client and are
+    encoded each time; a refused value raises every time, naming its field.
+
+    It takes the evaluation context (unused) only so that Jinja calls it while rendering:
+    a plain finalize lets Jinja fold a constant (``{{ "it's & co" }}``) at compile time, where
+    autoescape HTML-escapes it first and the encoder then takes it for finished output."""
+    kept: dict[tuple[str, object], object] = {}
+
+    @jinja2.pass_eval_context
+    def finalize(eval_ctx: EvalContext, value: object) -> object:
+        if type(value) is not str and type(value) is not bool:  # subclasses: Sourced, Markup
+            return _finalize(value)
+        key = (_current_format.get(), value)
+        encoded = kept.get(key)
+        if encoded is None:
+            encoded = kept[key] = _finalize(value)
+        return encoded
+
+    return finalize
+
+
 def make_environment(search_dirs: Sequence[Path]) -> Environment:
     """The one Jinja environment: sandboxed, strict, stable output, encoding per target format."""
     env = LimitedSandbox(
@@ -74,7 +102,7 @@ def make_environment(search_dirs: Sequence[Path]) -> Environment:
         # On so that macro and |safe output arrive at finalize as Markup and are not encoded a
         # second time; finalize returns Markup, so nothing is HTML-escaped on top.
         autoescape=True,
-        finalize=_finalize,
+        finalize=_run_finalize(),
         cache_size=-1,
     )
     env.filters.update(formats.TEMPLATE_FILTERS)
@@ -91,7 +119,7 @@ def render_client(
     """Render and validate every target for one client; RenderError names template and line."""
     outputs: dict[str, bytes] = {}
     for target in targets:
-        fmt = formats.format_for(target.path)
+        fmt = _format_of("/".join(target.path.split("/")[-2:]))
         template = load_template(env, target.template)
         try:
             token = _current_format.set(fmt)
@@ -117,6 +145,14 @@ def render_client(
             ) from None
         outputs[target.path] = text.encode("utf-8")
     return outputs
+
+
+@functools.lru_cache(maxsize=256)
+def _format_of(folder_and_name: str) -> str:
+    """``formats.format_for`` by the last two parts of a path, the only ones it reads (name and
+    folder): a target's copies for every client share them (unless the client id is in them),
+    so its format is found once, not once per client."""
+    return formats.format_for(folder_and_name)
 
 
 def load_template(env: Environment, name: str) -> jinja2.Template:
