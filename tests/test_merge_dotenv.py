@@ -65,14 +65,18 @@ def test_crlf_files_keep_crlf() -> None:
     assert dotenv_part(merged) == dotenv_part(merged.replace(b"\r\n", b"\n"))
 
 
-def test_a_crlf_file_cannot_take_a_quoted_value() -> None:
+@pytest.mark.parametrize("value", ["two words", "O'Hare"], ids=["single", "double"])
+def test_a_crlf_file_cannot_take_a_quoted_value(value: str) -> None:
     # react-native-config's iOS reader keeps the closing quote on a CRLF line (shown with real
     # Ruby in tests/test_env_readers.py::test_a_crlf_line_loses_its_quotes_only_on_ios).
+    # "two words" is spelled in single quotes, "O'Hare" in double quotes: both are refused.
     with pytest.raises(ConfigError) as error:
-        merge_dotenv(b"A=1\r\n", [("NUDGE_NAME", "two words")], where=WHERE)
-    message = str(error.value)
-    assert message.startswith(f"{WHERE}: has CRLF line endings, and NUDGE_NAME's value needs")
-    assert "convert the file to LF line endings" in message
+        merge_dotenv(b"A=1\r\n", [("NUDGE_NAME", value)], where=WHERE)
+    assert str(error.value) == (
+        f"{WHERE}: has CRLF line endings, and NUDGE_NAME's value needs quotes, which "
+        "react-native-config's iOS reader misreads on a CRLF line (it keeps the closing quote); "
+        "convert the file to LF line endings"
+    )
     assert error.value.file == WHERE
 
 
@@ -120,11 +124,21 @@ def test_a_nudge_key_that_the_partner_also_sets_is_refused(line: bytes) -> None:
     text = b"A=1\n" + line + b"\n" + BLOCK
     with pytest.raises(ConfigError) as error:
         merge_dotenv(text, ENTRIES, where=WHERE)
-    assert str(error.value).startswith(
+    assert str(error.value) == (
         f"{WHERE}:2: NUDGE_ENABLED is set here and in the nudge-build block; which one the app "
-        "gets depends on the reader"
+        "gets depends on the reader (dotenv, react-native-config on iOS or Android), so remove "
+        "this line and let nudge-build write NUDGE_ENABLED"
     )
     assert (error.value.file, error.value.line) == (WHERE, 2)
+
+
+def test_a_nudge_key_set_by_the_partner_after_the_block_is_refused() -> None:
+    # Only the block's own lines are skipped: the line right after it is the partner's again.
+    text = b"A=1\n" + BLOCK + b"NUDGE_LOCATION=off\nZ=26\n"
+    with pytest.raises(ConfigError) as error:
+        merge_dotenv(text, ENTRIES, where=WHERE)
+    assert str(error.value).startswith(f"{WHERE}:7: NUDGE_LOCATION is set here and in the")
+    assert (error.value.file, error.value.line) == (WHERE, 7)
 
 
 def test_other_keys_and_comments_naming_a_nudge_key_are_fine() -> None:
@@ -143,7 +157,11 @@ def test_other_keys_and_comments_naming_a_nudge_key_are_fine() -> None:
             [("NUDGE_NAME", 'it\'s "#1"')],
             f"{WHERE}: NUDGE_NAME contains both quote characters and a '#'",
         ),
-        ([("NUDGE.NAME", "x")], f"{WHERE}: 'NUDGE.NAME' cannot be a .env key"),
+        (
+            [("NUDGE.NAME", "x")],
+            f"{WHERE}: 'NUDGE.NAME' cannot be a .env key for react-native-config (letters, "
+            "digits and '_', not starting with a digit)",
+        ),
         ([("N", "1"), ("N", "2")], f"{WHERE}: nudge-build would write N twice"),
     ],
 )
@@ -159,7 +177,8 @@ def test_values_and_keys_no_reader_agrees_on_are_refused(
 def test_a_file_that_is_not_utf8_is_refused() -> None:
     with pytest.raises(ConfigError) as error:
         merge_dotenv(b"A=1\nB=\xff\n", ENTRIES, where=WHERE)
-    assert str(error.value).startswith(f"{WHERE}:2: is not UTF-8 text")
+    assert str(error.value) == f"{WHERE}:2: is not UTF-8 text (invalid start byte)"
+    assert (error.value.file, error.value.line) == (WHERE, 2)  # where the annotation points
 
 
 def test_dotenv_part_is_the_blocks_inside_only() -> None:

@@ -224,6 +224,21 @@ def test_a_key_cannot_be_both_set_and_removed():
     assert str(caught.value) == "a key or mode cannot be both set and removed"
 
 
+def test_edits_that_would_overlap_are_refused_rather_than_spliced():
+    # The table never asks for this, but a caller could: removing the whole UIBackgroundModes
+    # entry and one of its modes are two edits of the same bytes, and splicing both would
+    # duplicate lines. The merge refuses instead.
+    data = plist(
+        b"<dict>\n\t<key>UIBackgroundModes</key>\n\t<array>\n"
+        b"\t\t<string>location</string>\n\t</array>\n</dict>\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        edit(data, remove_keys=("UIBackgroundModes",), remove_modes=("location",))
+    assert str(caught.value) == (
+        "App/Info.plist: nudge's keys overlap on one line; cannot edit it safely"
+    )
+
+
 ADDED = b"<key>UIBackgroundModes</key>\n{i}<array>\n{i}{u}<string>location</string>\n{i}</array>\n"
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from nudge_build import github
 from nudge_build.platforms import rules_for, table
+from nudge_build.verify import archive
 from nudge_build.verify.android import check_android, read_android_artifact
-from nudge_build.verify.axml import RES_XML_TYPE, is_binary_xml
+from nudge_build.verify.axml import NO_INDEX, RES_XML_TYPE, is_binary_xml
 from nudge_build.verify.findings import (
     ArtifactError,
     Collector,
@@ -31,6 +32,7 @@ from nudge_build.verify.ios import IosArtifact, check_ios, read_ios_artifact
 from nudge_build.verify.output import report_github, summary_markdown
 from nudge_build.verify.protoxml import read_proto_xml
 from nudge_build.verify.purpose_text import purpose_text_problem
+from tests import test_pins_axml as axml
 from tests.test_verify_android import int_field, length_field, proto_attribute, proto_element
 
 
@@ -523,6 +525,58 @@ def test_a_binary_manifest_file_is_read_by_its_format(tmp_path):
         )
     )
     assert read_android_artifact(proto).get("package") == "a.b"
+    binary = tmp_path / "binary.xml"
+    binary.write_bytes(
+        axml.document(
+            axml.string_pool(["manifest", "package", "a.b"], utf8=True),
+            axml.start(NO_INDEX, 0, [(NO_INDEX, 1, 2, axml.STRING, 2)]),
+            axml.end(NO_INDEX, 0),
+        )
+    )
+    assert read_android_artifact(binary).get("package") == "a.b"
+
+
+def test_a_file_not_starting_with_a_tag_is_read_as_protobuf_xml(tmp_path):
+    # Only a byte order mark and blanks may precede a text manifest's first '<'.
+    path = tmp_path / "AndroidManifest.xml"
+    path.write_bytes(b'X<manifest package="a.b"/>')
+    with pytest.raises(UnreadableArtifact) as caught:
+        read_android_artifact(path)
+    assert str(caught.value).startswith("damaged protobuf XML (")
+
+
+def test_the_location_service_type_counts_only_on_a_service(tmp_path):
+    # foregroundServiceType means something on <service> alone; Android ignores it elsewhere.
+    data = manifest_text(
+        f'  <uses-permission android:name="{table.FOREGROUND_SERVICE_LOCATION}"/>\n'
+        "  <application>\n"
+        '    <receiver android:name="a.Receiver" android:foregroundServiceType="location"/>\n'
+        "  </application>\n"
+    )
+    flags = {"location": True, "background_location": True, "push": False}
+    rules = [rule for rule, *_ in android_findings(data, flags, tmp_path=tmp_path)]
+    assert "android.location-service" in rules
+
+
+def apk_with_manifest_of(path: Path, size: int) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("AndroidManifest.xml", bytes(size))  # zeros deflate to kilobytes
+    return path
+
+
+def test_a_manifest_member_over_the_size_limit_is_not_read(tmp_path):
+    limit = archive.MAX_MEMBER_BYTES
+    over = apk_with_manifest_of(tmp_path / "over.apk", limit + 1)
+    with pytest.raises(UnreadableArtifact) as caught:
+        read_android_artifact(over)
+    assert (
+        str(caught.value) == f"AndroidManifest.xml claims {limit + 1} bytes: too large for its kind"
+    )
+    # At the limit it is read, and then judged by its content (zeros are no binary XML).
+    at = apk_with_manifest_of(tmp_path / "at.apk", limit)
+    with pytest.raises(UnreadableArtifact) as caught:
+        read_android_artifact(at)
+    assert "too large" not in str(caught.value)
 
 
 def test_found_text_is_quoted_on_one_line_and_kept_as_it_is():

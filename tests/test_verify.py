@@ -253,6 +253,72 @@ def test_a_client_missing_from_the_lockfile_is_exit_2(project, tmp_path):
     assert "no organization recorded for client new-cu" in result.output
 
 
+def test_one_artifact_path_for_two_clients_is_refused_for_either_platform(project):
+    result = project.verify("prairie-fcu", "summit-cu", "--android", "x.apk")
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: verify: --android x.apk names one artifact for 2 clients: put {client} in the "
+        "path, or name one client\n"
+    )
+
+
+def test_a_lockfile_without_a_clients_flags_is_exit_2_naming_them(project, tmp_path):
+    # A lockfile written before a flag existed, or edited by hand: verify cannot guess the flags.
+    config = tmp_path / "nudge-build.toml"
+    config.write_text(project.config.read_text())
+    lock = project.config.with_name("nudge-build.lock").read_text()
+    flags = (
+        "[clients.harbor-bank.flags]\nlocation = true\nbackground_location = false\npush = true\n"
+    )
+    assert flags in lock
+    damaged = lock.replace(flags, "[clients.harbor-bank.flags]\nbackground_location = false\n")
+    lockfile = tmp_path / "nudge-build.lock"
+    lockfile.write_text(damaged)
+    result = cli(config, "verify", "harbor-bank", "--ios", "x.ipa")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {lockfile}: client harbor-bank has no recorded flag location, push; run "
+        "`nudge-build fetch` to record its flags\n"
+    )
+
+
+def test_an_artifact_the_system_cannot_read_is_named_with_its_reason(project, tmp_path):
+    # A folder where a file is expected: the OS's own words, in the JSON report as in the text.
+    for name in ("Bank.apk", "AndroidManifest.xml"):
+        path = tmp_path / name
+        path.mkdir()
+        result = project.verify("harbor-bank", "--android", str(path), "--json")
+        assert result.exit_code == 2
+        assert json.loads(result.stdout)["errors"] == [
+            {
+                "client": "harbor-bank",
+                "platform": "android",
+                "artifact": str(path),
+                "message": "cannot read it: Is a directory",
+            }
+        ]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (OSError("the device went away"), "the device went away"),  # no errno, no text
+        (OSError(5, ""), "EIO"),  # an errno without the system's text: its symbolic name
+    ],
+)
+def test_a_read_error_without_the_systems_text_is_still_named(
+    project, tmp_path, monkeypatch, error, reason
+):
+    def failing_reader(path: Path) -> None:
+        raise error
+
+    monkeypatch.setattr("nudge_build.verify.run.read_android_artifact", failing_reader)
+    path = tmp_path / "Bank.apk"
+    result = project.verify("harbor-bank", "--android", str(path))
+    assert result.exit_code == 2
+    assert f"error: {path}: cannot read it: {reason} (client harbor-bank)\n" in result.output
+
+
 def test_json_output(project, tmp_path):
     info = project.info("prairie-fcu")
     info["CFBundleIdentifier"] = "com.example.wrong"
