@@ -18,12 +18,15 @@ FIGURES = ROOT / "bench" / "mutation_figures.py"
 def test_the_commands_name_the_configured_tool_modules_and_tests():
     text = DOC.read_text(encoding="utf-8")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
-    version = re.search(r"pip install mutmut==([\d.]+)", text)
+    version = re.search(r"pip install -e '\.\[test\]' mutmut==([\d.]+)", text)
     assert version is not None
     assert f"mutmut {version.group(1)}" in text  # the table names the version it was made with
     for pattern in config["only_mutate"]:
         assert list(ROOT.glob(pattern)), pattern
     for test_file in config["pytest_add_cli_args_test_selection"]:
+        assert (ROOT / test_file).is_file(), test_file
+    assert "mutmut run --max-children 3  " in text  # the whole run the table comes from
+    for test_file in re.findall(r"MUTANT_UNDER_TEST=\S+ python -m pytest -x -q (\S+)", text):
         assert (ROOT / test_file).is_file(), test_file
     for module in re.findall(r'mutmut run --max-children 1 "(nudge_build\.[\w.]+)\*"', text):
         path = ROOT / Path(*module.split("."))
