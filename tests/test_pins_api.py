@@ -11,7 +11,7 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -700,3 +700,168 @@ def test_the_run_token_is_handed_to_on_token_once_so_it_can_be_masked(live):
     )
     assert result.error is None and result.organization is not None
     assert len(seen) == 1 and seen[0]
+
+
+# -- caps, waits and timeouts, against the sandbox --------------------------------------------
+
+
+def test_an_answer_over_the_size_cap_fails_the_client_naming_the_setting(live):
+    live.script(SUMMIT_KEY, [Answer.malformed("x" * 2000)])
+    assert fetch_error(live, max_response_bytes=1024) == (
+        "client summit-cu: POST /GetOrganization: answer larger than 1024 bytes "
+        "([api].max_response_bytes); not reading the rest"
+    )
+
+
+def test_an_organization_answer_nested_too_deep_is_named_with_the_call(live):
+    live.script(SUMMIT_KEY, [Answer.malformed("[" * 300 + "]" * 300)])
+    assert fetch_error(live) == (
+        "client summit-cu: POST /GetOrganization: answer nested deeper than 64 levels; "
+        "not decoding it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (Answer.reset_before(), "connection closed or reset mid-answer"),
+        (Answer.status(500), "HTTP 500"),
+    ],
+    ids=["transport", "status"],
+)
+def test_a_backoff_past_the_deadline_names_the_call_and_what_failed(
+    live, monkeypatch, answer, reason
+):
+    monkeypatch.setattr(api.random, "uniform", lambda low, high: high)  # the longest wait
+    live.script(SUMMIT_KEY, [answer])
+    error = fetch_error(live, retry_backoff=100.0, deadline=20.0)
+    assert error.startswith(
+        f"client summit-cu: POST /GetOrganization: {reason}; a retry in 30.0 s would pass the "
+        "run's deadline ([api].deadline = 20 s, "
+    )
+    assert error.endswith(" s left); not waiting")
+
+
+def test_a_trickling_token_answer_is_cut_off_by_the_timeout(live):
+    # Each byte comes well within the timeout: only a bound on the whole attempt stops it.
+    live.script_token([Answer.trickle(interval_s=0.02)])
+    with pytest.raises(ApiError) as caught:
+        fetch(live, timeout=0.3, max_retries=0)
+    assert str(caught.value) == (
+        "POST /oauth2/token: no complete answer within 0.3 s ([api].timeout) "
+        "(gave up after 1 attempts)"
+    )
+
+
+def test_a_trickling_organization_answer_is_cut_off_by_the_timeout(live):
+    live.script(SUMMIT_KEY, [Answer.trickle(interval_s=0.02)])
+    assert fetch_error(live, timeout=0.3, max_retries=0) == (
+        "client summit-cu: POST /GetOrganization: no complete answer within 0.3 s "
+        "([api].timeout) (gave up after 1 attempts)"
+    )
+
+
+# -- answers the sandbox cannot give, through a transport in this process -------------------
+
+TOKEN_BODY = b'{"access_token": "pins-token", "token_type": "Bearer", "expires_in": 2}'
+
+
+def mock_fetch(org: Callable[[httpx.Request], httpx.Response], **settings: object) -> str:
+    """GetOrganization for one client through ``org`` (the token is always given); its error."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            return httpx.Response(200, stream=httpx.ByteStream(TOKEN_BODY))
+        return org(request)
+
+    config = ApiConfig(
+        **{"base_url": "http://127.0.0.1:9/api/v2", "retry_backoff": 0.001, **settings}  # type: ignore[arg-type]
+    )
+
+    async def go() -> list[FetchResult]:
+        async with NudgeApi(config, CREDENTIALS, transport=httpx.MockTransport(answer)) as client:
+            return await client.fetch_many([("c", "k")])
+
+    [result] = asyncio.run(go())
+    assert result.error is not None
+    return result.error
+
+
+def test_a_status_past_599_is_final_not_retried():
+    seen: list[httpx.Request] = []
+
+    def org(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(600, stream=httpx.ByteStream(b""))
+
+    assert mock_fetch(org, max_retries=1) == (
+        "client c: POST /api/v2/GetOrganization answered 600 (no JSON error body)"
+    )
+    assert len(seen) == 1
+
+
+def test_a_redirect_is_an_answer_and_is_not_followed():
+    # Following it would send the API key to wherever the Location points.
+    seen: list[str] = []
+
+    def org(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        headers = {"Location": "http://127.0.0.1:9/elsewhere"}
+        return httpx.Response(302, headers=headers, stream=httpx.ByteStream(b""))
+
+    assert mock_fetch(org) == (
+        "client c: POST /api/v2/GetOrganization answered 302 (no JSON error body)"
+    )
+    assert seen == ["/api/v2/GetOrganization"]
+
+
+# -- how the session is set up ----------------------------------------------------------------
+
+
+def test_the_session_uses_its_own_pool_and_the_configured_timeout(monkeypatch):
+    # Reads httpx's and httpcore's private attributes on purpose: seeing the pool bound or the
+    # 5 s default through behaviour costs seconds per run, and these tests run once per mutant.
+    # An httpx upgrade that renames them fails here, which is the moment to look again.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+
+    async def run() -> tuple[object, httpx.Timeout]:
+        async with session(concurrency=3, timeout=7.5) as client:
+            return client._client._transport, client._client.timeout
+
+    transport, timeout = asyncio.run(run())
+    # One connection per concurrent request, and one spare for the token endpoint.
+    assert isinstance(transport, api.PoolTransport)
+    assert transport._max_connections == 4
+    assert timeout == httpx.Timeout(7.5)
+
+
+def test_behind_a_proxy_httpx_pool_is_bounded_like_the_runs_own(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+
+    async def run() -> tuple[int, int]:
+        async with session(concurrency=30) as client:
+            transport = client._client._transport
+            assert isinstance(transport, httpx.AsyncHTTPTransport)
+            pool = transport._pool
+            return pool._max_connections, pool._max_keepalive_connections
+
+    assert asyncio.run(run()) == (31, 31)  # not httpx's 100 connections, 20 kept alive
+
+
+def test_a_hung_token_endpoint_ends_the_run_at_the_deadline(live):
+    live.script_token([Answer.hang()])
+    with pytest.raises(ApiError) as caught:
+        fetch(live, deadline=0.5, timeout=3.0, max_retries=0)
+    assert str(caught.value) == (
+        "POST /oauth2/token: the run's deadline of 0.5 s ([api].deadline) passed before it finished"
+    )
+
+
+def test_a_hung_organization_answer_fails_the_client_at_the_deadline(live):
+    live.script(SUMMIT_KEY, [Answer.hang()])
+    assert fetch_error(live, deadline=0.5, timeout=3.0, max_retries=0) == (
+        "client summit-cu: POST /GetOrganization: the run's deadline of 0.5 s ([api].deadline) "
+        "passed before it finished"
+    )

@@ -31,6 +31,15 @@ def test_a_bad_app_id_is_shown_as_json_text_and_cut_at_80_characters():
     assert problem(too_long) == '"' + "y" * 76 + '..."'
 
 
+def test_an_android_id_is_checked_when_the_organization_has_no_ios_one():
+    org = Organization("o", "O", "active", {"apps": {"android": {"applicationId": "a b"}}}, "d")
+    with pytest.raises(OrganizationError) as caught:
+        check_app_ids(org, client="prairie-fcu")
+    assert str(caught.value).startswith(
+        'client prairie-fcu: organization field apps.android.applicationId: "a b" is not valid: '
+    )
+
+
 BACKGROUND_FLAGS = {"location": True, "background_location": True, "push": True}
 FOREGROUND_FLAGS = {"location": True, "background_location": False, "push": False}
 PUSH_ONLY_FLAGS = {"location": False, "background_location": False, "push": True}
