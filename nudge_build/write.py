@@ -124,10 +124,14 @@ def read_target(
     try:
         # Not through a symlink, nor from a FIFO, put there since the check.
         fd = os.open(path, _READ_FLAGS)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        try:
+            # Checked before fdopen: fdopen refuses a folder but leaves the descriptor open.
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise OSError(errno.EINVAL, "no longer a plain file", str(path))
-            return handle.read()
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                return handle.read()
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return None
     except OSError as exc:

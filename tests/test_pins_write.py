@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -643,3 +644,152 @@ def test_single_file_errors_carry_the_file_for_annotations(tmp_path):
     with pytest.raises(OutputError) as caught:
         write_file_atomically(tmp_path / "dangling/nudge.lock", b"x")
     assert caught.value.file == str(tmp_path / "dangling/nudge.lock")
+
+
+# -- races: what is swapped in between a check and the call that acts on it ----------------
+
+
+def swapped_after_check(
+    monkeypatch: pytest.MonkeyPatch, target: Path, swap: Callable[[Path], None]
+) -> None:
+    """Once ``resolve_in_root`` has passed ``target``, put something else there (as another
+    process could before the read opens it)."""
+    real = write.resolve_in_root
+
+    def resolve(root: Path, relative: str, real_dirs: dict[str, Path] | None = None) -> Path:
+        path = real(root, relative, real_dirs)
+        if path == target and not target.is_symlink() and target.is_file():
+            target.unlink()
+            swap(target)
+        return path
+
+    monkeypatch.setattr(write, "resolve_in_root", resolve)
+
+
+@pytest.mark.parametrize(
+    ("swap", "why"),
+    [
+        (os.mkfifo, "no longer a plain file"),  # and the read does not hang on it
+        (Path.mkdir, "no longer a plain file"),
+        (lambda p: p.symlink_to(p.with_name("elsewhere")), os.strerror(errno.ELOOP)),
+    ],
+    ids=["fifo", "folder", "symlink"],
+)
+def test_a_target_swapped_for_a_non_file_after_its_check_is_refused_when_read(
+    tmp_path, monkeypatch, swap, why
+):
+    root = tmp_path / "out"
+    tree(root, {"c/a.txt": "old", "c/elsewhere": "not ours"})
+    swapped_after_check(monkeypatch, root / "c/a.txt", swap)
+    open_before = len(list(Path("/proc/self/fd").iterdir()))
+    with pytest.raises(OutputError) as caught:
+        plan_client(root, "c", {"c/a.txt": b"new"}, {})
+    assert str(caught.value) == f"cannot read {root / 'c/a.txt'}: {why}"
+    assert (root / "c/elsewhere").read_text() == "not ours"
+    # What was opened for the read is closed again (fdopen refuses a folder, but keeps its fd).
+    assert len(list(Path("/proc/self/fd").iterdir())) == open_before
+
+
+def test_the_cause_behind_a_swapped_in_fifo_names_the_error_and_the_file(tmp_path, monkeypatch):
+    # What ``-v`` prints under the one-line error: the OS-style cause, errno and path.
+    root = tmp_path / "out"
+    tree(root, {"c/a.txt": "old"})
+    swapped_after_check(monkeypatch, root / "c/a.txt", os.mkfifo)
+    with pytest.raises(OutputError) as caught:
+        plan_client(root, "c", {"c/a.txt": b"new"}, {})
+    cause = caught.value.__cause__
+    assert isinstance(cause, OSError)
+    assert str(cause) == f"[Errno {errno.EINVAL}] no longer a plain file: '{root / 'c/a.txt'}'"
+
+
+def test_a_folder_swapped_for_a_symlink_after_it_was_opened_sends_nothing_outside(
+    tmp_path, monkeypatch
+):
+    # c/d is opened (by name in c, not following symlinks) when its first stale file is set
+    # aside; right then it is parked and a symlink to a folder outside takes its place. Every
+    # later call names its file in the parked folder's descriptor, so the outside file of the
+    # same name is neither set aside nor deleted.
+    root, outside = tmp_path / "out", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.txt").write_bytes(b"not ours\n")
+    files = {"c/d/x.txt": b"x\n", "c/d/y.txt": b"y\n", "c/keep.txt": b"k\n"}
+    first = plan_client(root, "c", files, {})
+    apply_plan(root, first)
+    second = plan_client(root, "c", {"c/keep.txt": b"k\n"}, dict(first.files))
+    assert [c.action for c in second.changes] == ["unchanged", "remove", "remove"]
+    folder, parked = root / "c/d", root / "c/parked"
+    real = write._rename
+
+    def rename(source: os.PathLike[str], destination: os.PathLike[str]) -> None:
+        if not folder.is_symlink():
+            folder.rename(parked)
+            folder.symlink_to(outside, target_is_directory=True)
+        real(source, destination)
+
+    monkeypatch.setattr(write, "_rename", rename)
+    apply_plan(root, second)
+    assert {p.name: p.read_bytes() for p in outside.iterdir()} == {"x.txt": b"not ours\n"}
+    assert list(parked.iterdir()) == []  # the stale files went from the folder they were in
+
+
+def test_a_missing_parent_of_the_root_made_meanwhile_by_another_run_does_not_stop_it(
+    tmp_path, monkeypatch
+):
+    root = tmp_path / "a/b/out"
+    plan = plan_client(root, "c", {"x.txt": b"x\n"}, {})
+    real = Path.mkdir
+
+    def mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        if self == tmp_path / "a" and not self.exists():
+            real(self)  # another run, between our look and our mkdir
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    apply_plan(root, plan)
+    assert (root / "x.txt").read_bytes() == b"x\n"
+
+
+def test_a_target_whose_mode_cannot_be_read_is_named_and_leaves_no_temporary(tmp_path):
+    # A name too long for the file system, with a temporary short enough to be made: the
+    # target's own stat is what fails, after the temporary was written.
+    long = "x" * 300
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError) as caught:
+            write._stage_at(write._At(fd, long, tmp_path / long), b"data")
+    finally:
+        os.close(fd)
+    assert caught.value.errno == errno.ENAMETOOLONG
+    assert caught.value.filename == str(tmp_path / long)
+    assert list(tmp_path.iterdir()) == []
+
+
+def realpath_failing_at(monkeypatch: pytest.MonkeyPatch, path: Path, link: Path | None) -> None:
+    """``os.path.realpath(path)`` raises as Python < 3.13's does when the symlink ``link`` it
+    follows is swapped back for its folder between its lstat and its readlink."""
+    real = os.path.realpath
+
+    def realpath(name: object, *args: object, **kwargs: object) -> str:
+        if os.fspath(name) == str(path):  # type: ignore[call-overload]
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), *([str(link)] if link else []))
+        return real(name, *args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(os.path, "realpath", realpath)
+
+
+@pytest.mark.parametrize(
+    ("failing", "link"), [("out", "out"), ("out/c/d", "out/c"), ("out/c/d", None)]
+)
+def test_a_symlink_changed_while_it_is_followed_is_named_with_the_target(
+    tmp_path, monkeypatch, failing, link
+):
+    root = tmp_path / "out"
+    root.mkdir()
+    realpath_failing_at(monkeypatch, tmp_path / failing, link and tmp_path / link)
+    with pytest.raises(ConfigError) as caught:
+        plan_client(root, "c", {"c/d/a.txt": b"x"}, {})
+    named = tmp_path / (link or failing)
+    assert str(caught.value) == (
+        f"{root / 'c/d/a.txt'}: the symlink {named} was removed or replaced during the run, "
+        "while it was being followed (Invalid argument); refusing to write there"
+    )
