@@ -18,7 +18,7 @@ import tomli_w
 
 from nudge_build.lock import file_digest
 from nudge_build.sandbox import SAMPLE_ORGS, Sandbox
-from tests.helpers import CLIENT_ID, CLIENT_SECRET, cli, project_env, tree, write_project
+from tests.helpers import CLIENT_ID, CLIENT_SECRET, cli, mtimes, project_env, tree, write_project
 
 CLIENTS = ("prairie-fcu", "harbor-bank")
 KEYS = {"prairie-fcu": "sbx-prairie-fcu", "harbor-bank": "sbx-harbor-bank"}
@@ -182,3 +182,88 @@ def test_the_lockfile_records_the_pinned_digest_of_what_was_written(tmp_path, ap
     lock = (tmp_path / "nudge-build.lock").read_text()
     pinned = KNOWN_DIGESTS[b"pinned\n"]
     assert f'"prairie-fcu/Pinned.txt" = "{pinned}"' in lock
+
+
+# -- a re-run with nothing changed ------------------------------------------------------------
+# The lockfile is left alone (not even encoded and compared) when no entry it records changed,
+# and rewritten when one did.
+
+
+def built(root: Path, api: Sandbox) -> Path:
+    config = write_project(root, api.base_url, clients=CLIENTS)
+    result = cli(config, "build", env=project_env(KEYS))
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def identity(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_ino, status.st_mtime_ns
+
+
+def test_a_no_change_render_leaves_the_lockfile_untouched_even_laid_out_by_hand(tmp_path, api):
+    config = built(tmp_path, api)
+    lockfile = config.parent / "nudge-build.lock"
+    # The same entries in another layout (a comment): nothing they record changed, so the file
+    # stays exactly as it is, neither rewritten nor replaced by a new inode.
+    laid_out = lockfile.read_bytes() + b"# reviewed by hand\n"
+    lockfile.write_bytes(laid_out)
+    before, files = identity(lockfile), mtimes(config.parent / "nudge")
+
+    result = cli(config, "render")
+
+    assert result.exit_code == 0, result.output
+    assert "wrote 0 new and 0 changed files, 12 unchanged" in result.stdout
+    assert identity(lockfile) == before and lockfile.read_bytes() == laid_out
+    assert mtimes(config.parent / "nudge") == files
+
+
+def test_a_changed_flag_set_still_rewrites_the_lockfile_in_its_own_layout(tmp_path, api):
+    config = built(tmp_path, api)
+    lockfile = config.parent / "nudge-build.lock"
+    lockfile.write_bytes(lockfile.read_bytes() + b"# reviewed by hand\n")
+    before = identity(lockfile)
+    override = "\n[clients.harbor-bank.flags]\npush = false\n"
+    config.write_text(config.read_text() + override, encoding="utf-8")
+
+    result = cli(config, "render")
+
+    assert result.exit_code == 0, result.output
+    assert identity(lockfile) != before
+    text = lockfile.read_text(encoding="utf-8")
+    assert "# reviewed by hand" not in text
+    entry = tomllib.loads(text)["clients"]["harbor-bank"]
+    assert entry["flags"]["push"] is False and entry["flag_sources"]["push"] == "override"
+
+
+def test_a_stale_file_is_removed_and_the_lockfile_rewritten(tmp_path, api):
+    config = built(tmp_path, api)
+    lockfile = config.parent / "nudge-build.lock"
+    config.write_text(config.read_text().replace('"ios", "android"', '"ios"'), encoding="utf-8")
+
+    result = cli(config, "render")
+
+    assert result.exit_code == 0, result.output
+    assert not (config.parent / "nudge" / "harbor-bank" / "android").exists()
+    recorded = tomllib.loads(lockfile.read_text(encoding="utf-8"))["clients"]["harbor-bank"]
+    assert sorted(recorded["files"]) == [
+        "harbor-bank/ios/Nudge.xcconfig",
+        "harbor-bank/ios/NudgeInfo.plist",
+        "harbor-bank/ios/PrivacyInfo.xcprivacy",
+    ]
+
+
+def test_a_hand_edit_is_still_found_by_a_no_change_render_and_by_check(tmp_path, api):
+    config = built(tmp_path, api)
+    lockfile = config.parent / "nudge-build.lock"
+    edited = config.parent / "nudge" / "prairie-fcu" / "ios" / "Nudge.xcconfig"
+    edited.write_bytes(edited.read_bytes() + b"// mine\n")
+    before = identity(lockfile)
+
+    result = cli(config, "render")
+
+    assert result.exit_code == 1, result.output
+    assert "prairie-fcu/ios/Nudge.xcconfig" in result.output
+    assert edited.read_bytes().endswith(b"// mine\n")
+    assert identity(lockfile) == before
+    assert cli(config, "check").exit_code != 0

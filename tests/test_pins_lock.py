@@ -313,3 +313,10 @@ def test_an_entry_that_cannot_be_written_names_the_client_and_the_error(organiza
         "none of its files were written"
     )
     assert info.value.exit_code == 4
+
+
+def test_a_lock_read_from_a_file_says_so_and_a_new_one_does_not(tmp_path):
+    # What lets a run whose entries are unchanged leave the file as it is (pipeline.write_lock).
+    assert read_lock(lockfile(tmp_path, "")).on_disk is True
+    assert read_lock(tmp_path / "missing.lock").on_disk is False
+    assert Lock().on_disk is False
