@@ -35,6 +35,12 @@ class RunLockTimeout(NudgeBuildError):
     exit_code = 2
 
 
+class RunLockUnavailable(NudgeBuildError):
+    """The run lock's file cannot be made (an unwritable or missing folder): exit 2, named."""
+
+    exit_code = 2
+
+
 def run_lock_path(lockfile: Path) -> Path:
     return lockfile.with_name(f".{lockfile.name}.run")
 
@@ -53,9 +59,8 @@ def hold_run_lock(lockfile: Path, timeout: float, on_wait: Callable[[str], None]
 def _acquire(path: Path, timeout: float, on_wait: Callable[[str], None]) -> int:
     deadline = time.monotonic() + timeout
     waited = False
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        fd = _open(path)
         try:
             while not _try_lock(fd):
                 holder = _holder(path)
@@ -79,6 +84,18 @@ def _acquire(path: Path, timeout: float, on_wait: Callable[[str], None]) -> int:
             os.close(fd)
             raise
         os.close(fd)  # locked a file its holder had already deleted: take the one there now
+
+
+def _open(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:
+        # Before anything is read or written: the folder the lockfile lives in must be writable.
+        raise RunLockUnavailable(
+            f"cannot write {path} (the run lock, beside the lockfile): "
+            f"{exc.strerror or exc}; nothing was changed"
+        ) from exc
 
 
 def _is_at(fd: int, path: Path) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nudge_build.runlock import hold_run_lock, run_lock_path
+from nudge_build.runlock import RunLockUnavailable, hold_run_lock, run_lock_path
 from nudge_build.sandbox import Sandbox
 from tests.helpers import CLIENT_ID, CLIENT_SECRET, SAMPLE_KEYS, cli, project_env, write_project
 
@@ -165,3 +165,18 @@ def test_a_lock_timeout_that_is_not_seconds_is_a_config_error(tmp_path, api, val
     result = cli(config, "render")
     assert result.exit_code == 2, result.output
     assert "[output].lock_timeout: expected a number of seconds >= 0" in result.stderr
+
+
+def test_a_run_lock_that_cannot_be_made_is_exit_2_naming_it_before_anything_is_read(tmp_path):
+    # A file where the lockfile's folder should be stops root too (a read-only folder would
+    # stop only a normal user); the run ends before it reads or writes anything.
+    (tmp_path / "state").write_text("a file, not a folder")
+    lockfile = tmp_path / "state" / "nudge-build.lock"
+    with pytest.raises(RunLockUnavailable) as caught, hold_run_lock(lockfile, 1.0, print):
+        pytest.fail("the lock was taken")
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(
+        f"cannot write {run_lock_path(lockfile)} (the run lock, beside the lockfile): "
+    )
+    assert str(caught.value).endswith("; nothing was changed")
+    assert (tmp_path / "state").read_text() == "a file, not a folder"
